@@ -392,7 +392,7 @@ class Sky:
     @property
     def labels(self) -> pd.Series:
         """Labels indexed by id (null for unlabelled objects)."""
-        return pd.Series(self.objects["label"].to_numpy(), index=self.ids, name="label")
+        return pd.Series(self.objects["label"].to_numpy(), index=self.ids, name="label", dtype=object)
 
     @property
     def classes(self) -> list[str]:
