@@ -1,0 +1,245 @@
+"""``analyze``: embeddings -> results.parquet (projection, clusters, and every score).
+
+Steps (each with a progress bar, all seeded): UMAP of the fused space and of each modality,
+HDBSCAN + GLOSH on the fused map, exact kNN, outlier scores, out-of-fold class votes per space,
+label-error scores, cross-modal scores, the similarity index, then ``results.parquet`` recorded in
+the workspace manifest with the fingerprints of its inputs; a rerun with the same inputs is a no-op.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core import schema
+from core.analysis import clustering, crossmodal, mislabels, outliers, projection, votes
+from core.analysis.embeddings import load_embeddings
+from core.analysis.neighbors import knn
+from core.analysis.results import assemble_results, write_results
+from core.analysis.similarity import INDEX_DIR, build_index
+from core.errors import WorkspaceError
+from core.progress import progress
+from core.sky import Sky, open_sky
+from core.workspace import Workspace
+
+__all__ = ["analyze", "ANALYSIS_VERSION", "analysis_inputs"]
+
+#: Bumped when the scoring changes, so old results are recomputed.
+ANALYSIS_VERSION = 1
+
+ProgressCallback = Callable[[str, float], None]
+
+
+def _as_sky(sky) -> Sky:
+    return sky if isinstance(sky, Sky) else open_sky(sky)
+
+
+def _as_ws(workspace) -> Workspace:
+    return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+
+
+def analysis_inputs(sky: Sky, ws: Workspace, params: dict) -> dict:
+    """What results.parquet depends on: the sky, the embeddings and the parameters."""
+    from core.sky import file_fingerprint
+
+    if not ws.embeddings_path.exists():
+        raise WorkspaceError(f"{ws.embeddings_path}: embeddings not found; run "
+                             f"`astrom3 embed {sky.path} --workspace {ws.path}` (or `astrom3 run`) first")
+    return {"sky": sky.fingerprint, "embeddings": file_fingerprint(ws.embeddings_path),
+            "params": params, "version": ANALYSIS_VERSION}
+
+
+def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_cluster_size: int | None = None,
+            k: int = 15, folds: int = 5, force: bool = False,
+            progress_callback: ProgressCallback | None = None) -> Path:
+    """Project, cluster and score every object of a sky from its embeddings.
+
+    Parameters
+    ----------
+    sky : Sky or path
+        The sky the embeddings were computed from (labels and ids come from it).
+    workspace : Workspace or path
+        Holds ``embeddings.parquet``; receives ``results.parquet``, ``analysis/`` (fitted
+        projectors and clusterer) and ``neighbors/`` (similarity index).
+    umap_sample : int
+        UMAP is fitted on at most this many objects and applied to the rest.
+    seed : int
+        Seeds every random step (same seed, same results).
+    min_cluster_size : int, optional
+        HDBSCAN's minimum cluster size (default: ``n / 200`` clamped to [10, 250]).
+    k : int
+        Neighbours for the kNN outlier and label-disagreement scores.
+    folds : int
+        Folds of the out-of-fold classifiers.
+    force : bool
+        Recompute even if results are fresh.
+    progress_callback : callable, optional
+        ``callback(step_name, fraction_done)`` after each step (for dashboards).
+
+    Returns
+    -------
+    Path of ``results.parquet``.
+
+    Examples
+    --------
+    >>> from core.analysis import analyze
+    >>> analyze("demo/sky", "demo/ws")          # doctest: +SKIP
+    """
+    sky, ws = _as_sky(sky), _as_ws(workspace)
+    params = {"umap_sample": int(umap_sample), "seed": int(seed), "min_cluster_size": min_cluster_size,
+              "k": int(k), "folds": int(folds)}
+    inputs = analysis_inputs(sky, ws, params)
+    if not force and ws.is_fresh(schema.RESULTS_FILE, inputs) and ws.artifact(INDEX_DIR).exists():
+        if progress_callback:
+            progress_callback("analysis up to date", 1.0)
+        return ws.results_path
+
+    emb = load_embeddings(ws.embeddings_path, ids=sky.ids)
+    made_from = emb.meta.get("sky_fingerprint")
+    if made_from and made_from != sky.fingerprint:
+        raise WorkspaceError(f"{ws.embeddings_path}: made from another sky (fingerprint {made_from}, "
+                             f"this sky {sky.fingerprint}); rerun `astrom3 embed {sky.path} --workspace {ws.path}`")
+    labels = sky.labels.reindex(emb.ids).to_numpy(dtype=object)
+    labels = np.array([None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
+                       for v in labels], dtype=object)
+    classes = [c for c in sky.classes if c in set(labels[labels != None])]  # noqa: E711
+    cls_index = {c: i for i, c in enumerate(classes)}
+    y = np.array([cls_index.get(v, -1) if v is not None else -1 for v in labels])
+    n, C = len(emb), len(classes)
+    fused = schema.FUSED
+    has = emb.present[fused]
+    rows = np.flatnonzero(has)
+    cols: dict[str, np.ndarray] = {}
+    timings: dict[str, float] = {}
+    mods = emb.modalities
+    steps = ["projection"] + [f"projection {m}" for m in mods] + [
+        "clusters", "neighbours", "outliers", "class votes", "mislabels", "cross-modal", "index", "write"]
+    bar = progress(total=len(steps), desc="analyze", unit="step")
+    done = [0]
+
+    def step(name):
+        done[0] += 1
+        bar.set_postfix_str(name)
+        bar.update(1)
+        if progress_callback:
+            progress_callback(name, done[0] / len(steps))
+
+    folder = ws.artifact("analysis")
+    folder.mkdir(exist_ok=True)
+    with bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        t = time.perf_counter()
+        xy = np.full((n, 2), np.nan, dtype=np.float32)
+        if len(rows):
+            coords, proj = projection.fit_projection(emb.vectors[fused][rows], sample=umap_sample, seed=seed)
+            xy[rows] = coords
+            proj.save(folder / "umap_fused.joblib")
+        cols["umap_x"], cols["umap_y"] = xy[:, 0], xy[:, 1]
+        timings["projection"] = time.perf_counter() - t
+        step("projection")
+        for m in mods:
+            t = time.perf_counter()
+            r = np.flatnonzero(emb.present[m])
+            mxy = np.full((n, 2), np.nan, dtype=np.float32)
+            if len(r):
+                coords, proj = projection.fit_projection(emb.vectors[m][r], sample=umap_sample, seed=seed)
+                mxy[r] = coords
+                proj.save(folder / f"umap_{m}.joblib")
+            cols[f"umap_x_{m}"], cols[f"umap_y_{m}"] = mxy[:, 0], mxy[:, 1]
+            timings[f"projection {m}"] = time.perf_counter() - t
+            step(f"projection {m}")
+
+        t = time.perf_counter()
+        cl = clustering.cluster(xy[rows], min_cluster_size=min_cluster_size)
+        cluster = np.full(n, -1)
+        cprob = np.zeros(n)
+        glosh = np.full(n, np.nan)
+        cluster[rows], cprob[rows], glosh[rows] = cl.labels, cl.probabilities, cl.glosh
+        if cl.clusterer is not None:
+            clustering.save_clusterer(cl.clusterer, folder / "hdbscan.joblib")
+        cols["cluster"], cols["cluster_prob"] = cluster, cprob
+        timings["clusters"] = time.perf_counter() - t
+        step("clusters")
+
+        t = time.perf_counter()
+        idx_r, sim_r = knn(emb.vectors[fused][rows], k)
+        idx = np.full((n, idx_r.shape[1]), -1)
+        sim = np.zeros((n, idx_r.shape[1]), dtype=np.float32)
+        idx[rows], sim[rows] = rows[idx_r], sim_r
+        timings["neighbours"] = time.perf_counter() - t
+        step("neighbours")
+
+        t = time.perf_counter()
+        knn_fused = np.full(n, np.nan)
+        knn_fused[rows] = outliers.knn_distance(sim_r)
+        knn_mod = {m: outliers.modality_knn_distance(emb.vectors[m], emb.present[m], k=min(k, 10)) for m in mods}
+        iso = np.full(n, np.nan)
+        iso[rows] = outliers.iforest_scores(emb.vectors[fused][rows], seed=seed)
+        out = outliers.combine_outlier_scores(knn_fused, knn_mod, iso, glosh)
+        cols.update(out)
+        timings["outliers"] = time.perf_counter() - t
+        step("outliers")
+
+        t = time.perf_counter()
+        probs = {}
+        if C >= 2:
+            for s in [*mods, fused]:
+                probs[s] = votes.oof_probabilities(emb.vectors[s], emb.present[s], y, C, folds=folds, seed=seed)
+        for m in mods:
+            if m in probs:
+                cols[f"vote_{m}"], cols[f"vote_{m}_prob"] = votes.vote_columns(probs[m], classes)
+        timings["class votes"] = time.perf_counter() - t
+        step("class votes")
+
+        t = time.perf_counter()
+        labelled = y >= 0
+        if probs:
+            stack = np.stack([probs[s] for s in probs])
+            clf = np.nanmean(stack, axis=0)  # mean over the spaces the object has
+            clf = np.where(np.isfinite(clf).all(axis=1, keepdims=True), clf, np.nan)
+            knn_p = np.full((n, C), np.nan)
+            knn_p[rows] = mislabels.knn_label_probs(idx_r, sim_r, y[rows], C)
+            cent, _ = mislabels.centroid_scores(emb.vectors[fused], has, y, C)
+            yy = np.where(labelled, y, 0)
+            knn_dis = np.where(labelled, 1 - knn_p[np.arange(n), yy], np.nan)
+            cl_score, cl_issue = mislabels.confident_learning_scores(clf, y)
+            suggest_p = np.where(np.isfinite(knn_p), (np.nan_to_num(clf) + knn_p) / 2, clf)
+            mis = mislabels.combine_mislabel_scores({"centroid": cent, "knn": knn_dis, "cleanlab": cl_score},
+                                                    labelled, suggest_p, classes)
+            mis["mislabel_cleanlab_issue"] = cl_issue
+        else:
+            suggest_p = np.full((n, max(C, 1)), np.nan)
+            mis = {"mislabel_score": np.full(n, np.nan), "suggested_label": np.full(n, None, dtype=object),
+                   "suggested_label_prob": np.full(n, np.nan)}
+        cols.update(mis)
+        timings["mislabels"] = time.perf_counter() - t
+        step("mislabels")
+
+        t = time.perf_counter()
+        sugg = np.where(np.isfinite(suggest_p).all(axis=1), np.argmax(np.nan_to_num(suggest_p, nan=-1), axis=1), -1)
+        group = np.where(labelled, y, sugg)
+        cols.update(crossmodal.crossmodal_scores(emb.vectors, emb.present, mods, group,
+                                                 {m: probs[m] for m in mods if m in probs}))
+        timings["cross-modal"] = time.perf_counter() - t
+        step("cross-modal")
+
+        t = time.perf_counter()
+        build_index(ws, emb, labels)
+        timings["index"] = time.perf_counter() - t
+        step("index")
+
+        t = time.perf_counter()
+        for s in emb.spaces:
+            cols[f"has_{s}"] = emb.present[s]
+        df = assemble_results(emb.ids, labels, cols)
+        meta = {**inputs, "classes": classes, "embeddings_meta": emb.fingerprint, "timings": timings,
+                "weights": {"outlier": outliers.WEIGHTS, "mislabel": mislabels.WEIGHTS,
+                            "crossmodal": crossmodal.WEIGHTS}}
+        write_results(df, ws.results_path, meta)
+        ws.record(schema.RESULTS_FILE, inputs)
+        step("write")
+    return ws.results_path

@@ -1,0 +1,2 @@
+"""placeholder"""
+def evaluate(*a, **k): raise NotImplementedError

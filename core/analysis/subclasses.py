@@ -1,0 +1,3 @@
+"""placeholder"""
+class SubclassResult: ...
+def subclasses(*a, **k): raise NotImplementedError
