@@ -203,7 +203,7 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
             clf = np.where(np.isfinite(clf).all(axis=1, keepdims=True), clf, np.nan)
             knn_p = np.full((n, C), np.nan)
             knn_p[rows] = mislabels.knn_label_probs(idx_r, sim_r, y[rows], C)
-            cent, _ = mislabels.centroid_scores(emb.vectors[fused], has, y, C)
+            cent, cent_other = mislabels.centroid_scores(emb.vectors[fused], has, y, C)
             yy = np.where(labelled, y, 0)
             knn_dis = np.where(labelled, 1 - knn_p[np.arange(n), yy], np.nan)
             cl_score, cl_issue = mislabels.confident_learning_scores(clf, y)
@@ -211,6 +211,8 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
             mis = mislabels.combine_mislabel_scores({"centroid": cent, "knn": knn_dis, "cleanlab": cl_score},
                                                     labelled, suggest_p, classes)
             mis["mislabel_cleanlab_issue"] = cl_issue
+            mis["mislabel_centroid_class"] = np.array([classes[c] if c >= 0 else None for c in cent_other],
+                                                      dtype=object)
         else:
             suggest_p = np.full((n, max(C, 1)), np.nan)
             mis = {"mislabel_score": np.full(n, np.nan), "suggested_label": np.full(n, None, dtype=object),

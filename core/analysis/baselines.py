@@ -1,0 +1,124 @@
+"""The methods a user would otherwise pick, scored against the same truth as ours.
+
+* :func:`iforest_catalogue`: isolation forest on the catalogue (metadata) columns, the
+  Astronomaly-style anomaly detector.
+* :func:`lightcurve_features` + :func:`rf_cleanlab`: hand-crafted light-curve features (Lomb-Scargle
+  period and power, amplitude, skewness, kurtosis, scatter, Fourier amplitude ratios and phase
+  differences of the folded curve), a random forest with out-of-fold probabilities, and
+  cleanlab's confident learning on them: the usual label-error pipeline.
+* :func:`kmeans_catalogue`: subgroups from a Gaussian mixture on the catalogue columns of one class.
+* AstroM3's centroid-distance method alone is the ``mislabel_centroid`` column of our results.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.progress import progress
+
+__all__ = ["catalogue_matrix", "iforest_catalogue", "lightcurve_features", "rf_cleanlab", "kmeans_catalogue",
+           "LC_FEATURES"]
+
+LC_FEATURES = ("log_period", "ls_power", "amplitude", "std", "mad", "skew", "kurtosis", "beyond1std",
+               "r21", "r31", "phi21", "phi31", "log_n_obs", "log_span")
+
+
+def catalogue_matrix(objects: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Numeric catalogue columns, median-imputed and standardised (robustly)."""
+    x = objects[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    med = np.nanmedian(x, axis=0)
+    med = np.where(np.isfinite(med), med, 0.0)
+    x = np.where(np.isfinite(x), x, med)
+    scale = np.nanpercentile(x, 75, axis=0) - np.nanpercentile(x, 25, axis=0)
+    scale = np.where(scale > 0, scale, np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0))
+    return (x - med) / scale
+
+
+def iforest_catalogue(objects: pd.DataFrame, columns: list[str], *, seed: int = 0) -> np.ndarray:
+    """Isolation-forest anomaly score on catalogue columns (higher = more anomalous)."""
+    from sklearn.ensemble import IsolationForest
+
+    x = catalogue_matrix(objects, columns)
+    return -IsolationForest(n_estimators=200, random_state=seed, n_jobs=1).fit(x).score_samples(x)
+
+
+def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray) -> list[float]:
+    from astropy.timeseries import LombScargle
+    from scipy.stats import kurtosis, skew
+
+    n = len(t)
+    span = float(t[-1] - t[0]) if n > 1 else 0.0
+    out = [np.nan] * len(LC_FEATURES)
+    if n < 10 or span <= 0:
+        return out
+    std = float(np.std(v))
+    ls = LombScargle(t, v)
+    freq, power = ls.autopower(minimum_frequency=max(1.0 / span, 1e-3), maximum_frequency=20.0,
+                               samples_per_peak=3, method="fast")
+    best = int(np.argmax(power))
+    f0 = float(freq[best])
+    # Fourier series with three harmonics at the best frequency (least squares)
+    phase = 2 * np.pi * f0 * (t - t[0])
+    design = np.column_stack([np.ones(n)] + [f(k * phase) for k in (1, 2, 3) for f in (np.sin, np.cos)])
+    coef, *_ = np.linalg.lstsq(design, v, rcond=None)
+    amps = [np.hypot(coef[1 + 2 * i], coef[2 + 2 * i]) for i in range(3)]
+    phis = [np.arctan2(coef[2 + 2 * i], coef[1 + 2 * i]) for i in range(3)]
+    a1 = amps[0] if amps[0] > 0 else 1e-9
+    return [np.log10(1.0 / f0), float(power[best]), float(np.percentile(v, 95) - np.percentile(v, 5)), std,
+            float(np.median(np.abs(v - np.median(v)))), float(skew(v)), float(kurtosis(v)),
+            float(np.mean(np.abs(v - v.mean()) > std)), amps[1] / a1, amps[2] / a1,
+            float((phis[1] - 2 * phis[0]) % (2 * np.pi)), float((phis[2] - 3 * phis[0]) % (2 * np.pi)),
+            float(np.log10(n)), float(np.log10(span))]
+
+
+def lightcurve_features(sky, ids=None) -> pd.DataFrame:
+    """Hand-crafted features of every light curve (rows indexed by id; NaN where none)."""
+    ids = list(sky.ids if ids is None else ids)
+    rows = {}
+    it = sky.iter_lightcurves(ids=ids)
+    for lc in progress(it, desc="light-curve features", total=sky.n_lightcurves, unit="obj"):
+        v = lc.value if lc.kind == "mag" else -2.5 * np.log10(np.clip(lc.value, 1e-12, None))
+        rows[lc.id] = _features(lc.time, v, lc.error)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(LC_FEATURES)).reindex(ids)
+
+
+def rf_cleanlab(features: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int = 0,
+                folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold random-forest probabilities and cleanlab's label-error score.
+
+    Returns ``(score, probs)``: ``score`` is ``1 -`` self-confidence (NaN for unlabelled rows).
+    """
+    from cleanlab.rank import get_label_quality_scores
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    x = np.where(np.isfinite(features), features, np.nanmedian(np.where(np.isfinite(features), features, np.nan), axis=0))
+    x = np.nan_to_num(x)
+    lab = np.flatnonzero(y >= 0)
+    probs = np.full((len(y), n_classes), np.nan)
+    for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(lab, y[lab]):
+        rf = RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed, n_jobs=1)
+        rf.fit(x[lab[tr]], y[lab[tr]])
+        p = np.zeros((len(te), n_classes))
+        p[:, rf.classes_] = rf.predict_proba(x[lab[te]])
+        probs[lab[te]] = p
+    score = np.full(len(y), np.nan)
+    p = np.clip(probs[lab], 1e-9, None)
+    score[lab] = 1 - get_label_quality_scores(y[lab], p / p.sum(axis=1, keepdims=True), method="self_confidence")
+    return score, probs
+
+
+def kmeans_catalogue(objects: pd.DataFrame, columns: list[str], *, seed: int = 0, max_k: int = 4) -> np.ndarray:
+    """Subgroups of one class from a Gaussian mixture on its catalogue columns (k by BIC, 1..max_k)."""
+    from sklearn.mixture import GaussianMixture
+
+    x = catalogue_matrix(objects, columns)
+    best, best_bic = np.zeros(len(x), dtype=int), np.inf
+    for k in range(1, max_k + 1):
+        if len(x) <= k * 5:
+            break
+        gm = GaussianMixture(n_components=k, covariance_type="diag", random_state=seed).fit(x)
+        bic = gm.bic(x)
+        if bic < best_bic:
+            best, best_bic = gm.predict(x), bic
+    return best
