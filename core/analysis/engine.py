@@ -26,7 +26,7 @@ from core.progress import progress
 from core.sky import Sky, open_sky
 from core.workspace import Workspace
 
-__all__ = ["analyze", "ANALYSIS_VERSION", "analysis_inputs"]
+__all__ = ["analyze", "ANALYSIS_VERSION", "analysis_inputs", "analysis_is_fresh"]
 
 #: Bumped when the scoring changes, so old results are recomputed.
 ANALYSIS_VERSION = 1
@@ -51,6 +51,20 @@ def analysis_inputs(sky: Sky, ws: Workspace, params: dict) -> dict:
                              f"`astrom3 embed {sky.path} --workspace {ws.path}` (or `astrom3 run`) first")
     return {"sky": sky.fingerprint, "embeddings": file_fingerprint(ws.embeddings_path),
             "params": params, "version": ANALYSIS_VERSION}
+
+
+def _params(umap_sample=50000, seed=0, min_cluster_size=None, k=15, folds=5) -> dict:
+    return {"umap_sample": int(umap_sample), "seed": int(seed), "min_cluster_size": min_cluster_size,
+            "k": int(k), "folds": int(folds)}
+
+
+def analysis_is_fresh(sky, workspace, **params) -> bool:
+    """True if results.parquet (and the similarity index) were made from exactly these inputs."""
+    sky, ws = _as_sky(sky), _as_ws(workspace)
+    if not ws.embeddings_path.exists():
+        return False
+    inputs = analysis_inputs(sky, ws, _params(**params))
+    return ws.is_fresh(schema.RESULTS_FILE, inputs) and (ws.artifact(INDEX_DIR) / "index.parquet").exists()
 
 
 def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_cluster_size: int | None = None,
@@ -90,10 +104,9 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     >>> analyze("demo/sky", "demo/ws")          # doctest: +SKIP
     """
     sky, ws = _as_sky(sky), _as_ws(workspace)
-    params = {"umap_sample": int(umap_sample), "seed": int(seed), "min_cluster_size": min_cluster_size,
-              "k": int(k), "folds": int(folds)}
+    params = _params(umap_sample, seed, min_cluster_size, k, folds)
     inputs = analysis_inputs(sky, ws, params)
-    if not force and ws.is_fresh(schema.RESULTS_FILE, inputs) and ws.artifact(INDEX_DIR).exists():
+    if not force and analysis_is_fresh(sky, ws, **params):
         if progress_callback:
             progress_callback("analysis up to date", 1.0)
         return ws.results_path
