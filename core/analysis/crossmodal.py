@@ -18,6 +18,7 @@ three. Objects with fewer than two modalities get NaN.
 """
 from __future__ import annotations
 
+import warnings
 from itertools import combinations
 
 import numpy as np
@@ -111,7 +112,8 @@ def crossmodal_scores(vectors: dict[str, np.ndarray], present: dict[str, np.ndar
     if len(modalities) >= 3:
         pairs = list(sims)
         odd = np.full(n, None, dtype=object)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             badness = {m: np.nanmean(np.vstack([devs[p] for p in pairs if m in p]), axis=0)
                        for m in modalities}
         all3 = n_ok >= 3
