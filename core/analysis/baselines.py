@@ -2,8 +2,8 @@
 
 * :func:`iforest_catalogue`: isolation forest on the catalogue (metadata) columns, the
   Astronomaly-style anomaly detector.
-* :func:`lightcurve_features` + :func:`rf_cleanlab`: hand-crafted light-curve features (Lomb-Scargle
-  period and power, amplitude, skewness, kurtosis, scatter, Fourier amplitude ratios and phase
+* :func:`lightcurve_features` + :func:`rf_cleanlab`: hand-crafted light-curve features (period from
+  the catalogue or Lomb-Scargle, Lomb-Scargle power, amplitude, skewness, kurtosis, scatter, Fourier amplitude ratios and phase
   differences of the folded curve), a random forest with out-of-fold probabilities, and
   cleanlab's confident learning on them: the usual label-error pipeline.
 * :func:`kmeans_catalogue`: subgroups from a Gaussian mixture on the catalogue columns of one class.
@@ -42,7 +42,7 @@ def iforest_catalogue(objects: pd.DataFrame, columns: list[str], *, seed: int = 
     return -IsolationForest(n_estimators=200, random_state=seed, n_jobs=1).fit(x).score_samples(x)
 
 
-def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray) -> list[float]:
+def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray, period: float | None = None) -> list[float]:
     from astropy.timeseries import LombScargle
     from scipy.stats import kurtosis, skew
 
@@ -53,10 +53,14 @@ def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray) -> list[float]:
         return out
     std = float(np.std(v))
     ls = LombScargle(t, v)
-    freq, power = ls.autopower(minimum_frequency=max(1.0 / span, 1e-3), maximum_frequency=20.0,
-                               samples_per_peak=3, method="fast")
-    best = int(np.argmax(power))
-    f0 = float(freq[best])
+    if period is not None and np.isfinite(period) and period > 0:
+        f0 = 1.0 / float(period)
+        power_best = float(ls.power(np.array([f0]))[0])
+    else:
+        freq, power = ls.autopower(minimum_frequency=max(1.0 / span, 1e-3), maximum_frequency=10.0,
+                                   samples_per_peak=2, method="fast")
+        best = int(np.argmax(power))
+        f0, power_best = float(freq[best]), float(power[best])
     # Fourier series with three harmonics at the best frequency (least squares)
     phase = 2 * np.pi * f0 * (t - t[0])
     design = np.column_stack([np.ones(n)] + [f(k * phase) for k in (1, 2, 3) for f in (np.sin, np.cos)])
@@ -64,21 +68,29 @@ def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray) -> list[float]:
     amps = [np.hypot(coef[1 + 2 * i], coef[2 + 2 * i]) for i in range(3)]
     phis = [np.arctan2(coef[2 + 2 * i], coef[1 + 2 * i]) for i in range(3)]
     a1 = amps[0] if amps[0] > 0 else 1e-9
-    return [np.log10(1.0 / f0), float(power[best]), float(np.percentile(v, 95) - np.percentile(v, 5)), std,
+    return [np.log10(1.0 / f0), power_best, float(np.percentile(v, 95) - np.percentile(v, 5)), std,
             float(np.median(np.abs(v - np.median(v)))), float(skew(v)), float(kurtosis(v)),
             float(np.mean(np.abs(v - v.mean()) > std)), amps[1] / a1, amps[2] / a1,
             float((phis[1] - 2 * phis[0]) % (2 * np.pi)), float((phis[2] - 3 * phis[0]) % (2 * np.pi)),
             float(np.log10(n)), float(np.log10(span))]
 
 
-def lightcurve_features(sky, ids=None) -> pd.DataFrame:
-    """Hand-crafted features of every light curve (rows indexed by id; NaN where none)."""
+def lightcurve_features(sky, ids=None, *, use_catalogue_period: bool = True) -> pd.DataFrame:
+    """Hand-crafted features of every light curve (rows indexed by id; NaN where none).
+
+    The period is the catalogue's ``period`` column where the sky has one (as a user of a
+    variable-star catalogue would do; a Lomb-Scargle search over 8-year light curves costs
+    ~0.1-0.3 s per star here), else the Lomb-Scargle peak (``astropy``, 1/span..10 per day).
+    """
     ids = list(sky.ids if ids is None else ids)
+    periods = {}
+    if use_catalogue_period and "period" in sky.objects.columns:
+        periods = pd.to_numeric(sky.objects.set_index("id")["period"], errors="coerce").to_dict()
     rows = {}
     it = sky.iter_lightcurves(ids=ids)
     for lc in progress(it, desc="light-curve features", total=sky.n_lightcurves, unit="obj"):
         v = lc.value if lc.kind == "mag" else -2.5 * np.log10(np.clip(lc.value, 1e-12, None))
-        rows[lc.id] = _features(lc.time, v, lc.error)
+        rows[lc.id] = _features(lc.time, v, lc.error, periods.get(lc.id))
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(LC_FEATURES)).reindex(ids)
 
 
