@@ -20,6 +20,15 @@ import numpy as np
 import pandas as pd
 
 
+def md_table(df: pd.DataFrame) -> str:
+    """A Markdown table without the optional ``tabulate`` dependency."""
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def plot_folded(sky, row, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -112,8 +121,8 @@ def main(argv=None) -> int:
            f"{out['clusters']['n_clusters']} clusters, noise {out['clusters']['noise_share']:.1%}; "
            f"ARI {out['clusters']['ari_vs_labels']:.3f}, NMI {out['clusters']['nmi_vs_labels']:.3f}, "
            f"size-weighted purity {out['clusters']['size_weighted_purity']:.3f} (clustered labelled stars).", "",
-           "## Top label-error suspects", "", top_mis.to_markdown(index=False, floatfmt=".3f"), "",
-           "## Top outliers", "", top_out.to_markdown(index=False, floatfmt=".3f"), "",
+           "## Top label-error suspects", "", md_table(top_mis), "",
+           "## Top outliers", "", md_table(top_out), "",
            "## Folded light curves", ""]
     md += [f"![{Path(i).stem}]({i})" for i in images]
     Path(args.out).with_suffix(".md").write_text("\n".join(md) + "\n")
