@@ -83,11 +83,12 @@ def main(argv=None) -> int:
             cls[name] = {"accuracy": float((y == p).mean()), "balanced_accuracy": float(balanced_accuracy_score(y, p)),
                          "n": int(ok.sum())}
     out["classification_out_of_fold"] = cls
-    per_class = res[lab].groupby("label").apply(lambda d: float((d["suggested_label"] == d["label"]).mean()))
+    hit = (res["suggested_label"] == res["label"])[lab]
+    per_class = hit.groupby(res.loc[lab, "label"]).mean()
     out["recall_per_class"] = per_class.round(3).to_dict()
     cl = res["cluster"]
     clustered = lab & (cl >= 0)
-    purity = res[clustered].groupby("cluster")["label"].agg(lambda s: s.value_counts().iloc[0] / len(s))
+    purity = res[clustered].groupby("cluster")["label"].agg(lambda v: v.value_counts().iloc[0] / len(v))
     sizes = res[clustered].groupby("cluster").size()
     out["clusters"] = {"n_clusters": int(cl[cl >= 0].nunique()), "noise_share": float((cl < 0).mean()),
                        "ari_vs_labels": float(adjusted_rand_score(res.loc[clustered, "label"], cl[clustered])),

@@ -110,6 +110,16 @@ def test_planted_crossmatch_ranks_first_and_names_the_odd_modality():
     assert np.isfinite(out["crossmodal_score"][50:60]).all()  # two modalities still give a score
 
 
+def test_crossmodal_with_exactly_two_modalities():
+    x, y, _, rng = clusters()
+    views = {m: normalise_rows(x + rng.normal(scale=0.05, size=x.shape)) for m in ("photometry", "metadata")}
+    views["metadata"][3] = views["metadata"][110]
+    present = {m: np.ones(len(x), bool) for m in views}
+    out = crossmodal.crossmodal_scores(views, present, list(views), y, {})
+    assert np.nanargmax(out["crossmodal_score"]) == 3
+    assert out["crossmodal_odd"][3] is None  # two modalities cannot say which one is wrong
+
+
 def test_crossmodal_needs_two_modalities():
     x, y, _, _ = clusters()
     out = crossmodal.crossmodal_scores({"photometry": x}, {"photometry": np.ones(len(x), bool)},

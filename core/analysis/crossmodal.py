@@ -95,8 +95,9 @@ def crossmodal_scores(vectors: dict[str, np.ndarray], present: dict[str, np.ndar
     filled = np.where(np.isfinite(stacked), stacked, -np.inf)
     srt = -np.sort(-filled, axis=0)
     n_ok = np.isfinite(stacked).sum(axis=0)
+    second = srt[1] if len(srt) > 1 else srt[0]
     with np.errstate(invalid="ignore"):
-        pair_part = np.where(n_ok >= 3, (srt[0] + srt[1]) / 2, np.where(n_ok >= 1, srt[0], np.nan))
+        pair_part = np.where(n_ok >= 3, (srt[0] + second) / 2, np.where(n_ok >= 1, srt[0], np.nan))
     dis = [vote_disagreement(votes[a], votes[b]) for a, b in sims if a in votes and b in votes]
     if dis:
         d = np.vstack(dis)
