@@ -45,7 +45,10 @@ def plot_folded(sky, row, path: Path) -> None:
         phase = ((lc.time - lc.time[np.argmin(lc.value)]) / period) % 1
         for off in (0, 1):
             axes[1].plot(phase + off, lc.value, ".", ms=2, color="k")
-        axes[1].invert_yaxis()
+        lo, hi = np.percentile(lc.value, [1, 99])
+        pad = 0.15 * (hi - lo)
+        for ax in axes:
+            ax.set_ylim(hi + pad, lo - pad)
         axes[1].set_xlabel(f"phase (P = {period:.5f} d)")
     fig.suptitle(f"CRTS {row['id']}: label {row['label']}, suggested {row['suggested_label']} "
                  f"(p={row['suggested_label_prob']:.2f}); mislabel {row['mislabel_score']:.3f}, "
