@@ -133,3 +133,14 @@ def test_cli_exit_codes(planted, tmp_path, capsys):
     assert "embeddings not found" in capsys.readouterr().err
     assert main(["evaluate", str(planted["ws"]), "--truth", str(tmp_path / "nope.parquet")]) == 2
     assert main(["similar", str(planted["ws"]), "no-such-id"]) == 2
+
+
+def test_one_modality_and_no_labels(tmp_path, planted):
+    sky, ws = planted_sky(tmp_path, n=120, seed=2, modalities=("photometry",), unlabelled_frac=1.0,
+                          mislabel_frac=0.0, crossmatch_frac=0.0)
+    r = pd.read_parquet(analyze(sky, ws, seed=0))
+    assert len(r) == 120 and r["label"].isna().all()
+    assert r["mislabel_score"].isna().all() and r["suggested_label"].isna().all()
+    assert r["crossmodal_score"].isna().all()  # one modality: nothing to compare
+    assert r["outlier_score"].between(0, 1).all()
+    assert r["umap_x_photometry"].notna().all() and r["umap_x_spectra"].isna().all()
