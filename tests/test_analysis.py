@@ -144,3 +144,14 @@ def test_one_modality_and_no_labels(tmp_path, planted):
     assert r["crossmodal_score"].isna().all()  # one modality: nothing to compare
     assert r["outlier_score"].between(0, 1).all()
     assert r["umap_x_photometry"].notna().all() and r["umap_x_spectra"].isna().all()
+
+
+def test_place_new_objects_lands_them_in_their_cluster(planted):
+    from core.analysis.embeddings import load_embeddings
+    from core.analysis.engine import place
+
+    r = planted["results"]
+    emb = load_embeddings(planted["ws"] / schema.EMBEDDINGS_FILE, ids=r["id"])
+    rows = np.flatnonzero((r["cluster"] >= 0).to_numpy() & (r["cluster_prob"] > 0.5).to_numpy())[:20]
+    placed = place(planted["ws"], emb.vectors["fused"][rows])
+    assert (placed["cluster"].to_numpy() == r["cluster"].to_numpy()[rows]).mean() >= 0.8

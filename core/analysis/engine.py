@@ -26,7 +26,7 @@ from core.progress import progress
 from core.sky import Sky, open_sky
 from core.workspace import Workspace
 
-__all__ = ["analyze", "ANALYSIS_VERSION", "analysis_inputs", "analysis_is_fresh"]
+__all__ = ["analyze", "place", "ANALYSIS_VERSION", "analysis_inputs", "analysis_is_fresh"]
 
 #: Bumped when the scoring changes, so old results are recomputed.
 ANALYSIS_VERSION = 1
@@ -258,3 +258,34 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
         ws.record(schema.RESULTS_FILE, inputs)
         step("write")
     return ws.results_path
+
+
+def place(workspace, vectors: np.ndarray):
+    """Put new objects on an analysed workspace's fused map and clusters, without refitting.
+
+    Uses the saved UMAP projector (``transform``) and HDBSCAN clusterer (``approximate_predict``).
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+    vectors : (m, d) array
+        Fused embeddings of the new objects (from the same model).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``umap_x``, ``umap_y``, ``cluster``, ``cluster_prob``.
+    """
+    import pandas as pd
+
+    from core.analysis.embeddings import normalise_rows
+
+    ws = _as_ws(workspace)
+    folder = ws.artifact("analysis")
+    proj_path, cl_path = folder / "umap_fused.joblib", folder / "hdbscan.joblib"
+    if not proj_path.exists():
+        raise WorkspaceError(f"{proj_path}: no fitted projection; run `astrom3 analyze` first")
+    coords = projection.load_projector(proj_path).transform(normalise_rows(vectors))
+    clusterer = clustering.load_clusterer(cl_path) if cl_path.exists() else None
+    labels, strengths = clustering.predict_clusters(clusterer, coords)
+    return pd.DataFrame({"umap_x": coords[:, 0], "umap_y": coords[:, 1], "cluster": labels, "cluster_prob": strengths})
