@@ -1,0 +1,152 @@
+"""Batched, streaming inference: every object of a sky to ``WS/embeddings.parquet``.
+
+Light curves and spectra are read from the sky files a batch at a time, in file order, and
+only the resulting vectors are kept, so raw data never sits in memory all at once. The file
+holds ``id`` (every object, sky order), ``emb_photometry``, ``emb_spectra``, ``emb_metadata``
+(L2-normalised, list<float32>, null where the object or the model lacks the modality) and
+``emb_fused`` (mean of the available normalised vectors, renormalised).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from core import schema
+from core.sky import Sky, open_sky
+from core.workspace import Workspace, write_parquet
+
+__all__ = ["embed", "embed_arrays"]
+
+
+def _list_column(vectors: np.ndarray, present: np.ndarray) -> pa.Array:
+    n, d = vectors.shape
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * d)
+    values = pa.array(vectors.reshape(-1).astype(np.float32, copy=False), type=pa.float32())
+    return pa.ListArray.from_arrays(offsets, values, mask=pa.array(~present))
+
+
+def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tuple[dict, dict]:
+    """Embed every object of ``sky`` with a loaded model (see :func:`core.train.load_checkpoint`).
+
+    Returns
+    -------
+    vectors : dict
+        ``space -> (n, d)`` float32 (zero rows where absent), spaces = the three modalities + fused.
+    present : dict
+        ``space -> (n,)`` bool.
+    """
+    import torch
+
+    from core.data import lightcurve_batch, spectra_batch
+    from core.progress import progress
+
+    model, prep = loaded.model, loaded.preprocessor
+    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(dev).eval()
+    n, d = len(sky), loaded.config.shared_dim
+    pos = {oid: k for k, oid in enumerate(sky.ids)}
+    vectors = {m: np.zeros((n, d), dtype=np.float32) for m in schema.MODALITIES}
+    present = {m: np.zeros(n, dtype=bool) for m in schema.MODALITIES}
+
+    def flush(kind: str, rows: list, items: list) -> None:
+        if not rows:
+            return
+        with torch.no_grad():
+            if kind == "photometry":
+                x, mask = lightcurve_batch(items, photo[rows], prep.seq_len)
+                z = model.encode_photometry(torch.from_numpy(x).to(dev), torch.from_numpy(mask).to(dev))
+            else:
+                x = spectra_batch(items, grid)
+                z = model.encode_spectra(torch.from_numpy(x).to(dev))
+        vectors[kind][rows] = z.cpu().numpy()
+        present[kind][rows] = True
+        rows.clear()
+        items.clear()
+
+    if "photometry" in loaded.modalities and sky.has_lightcurves:
+        photo = prep.photo.transform(sky.objects)
+        rows, items = [], []
+        for lc in sky.iter_lightcurves(batch_size=max(batch_size, 256)):
+            k = pos.get(lc.id)
+            if k is None or len(lc) == 0:
+                continue
+            rows.append(k)
+            items.append((lc.time, lc.value, lc.error))
+            if len(rows) >= batch_size:
+                flush("photometry", rows, items)
+        flush("photometry", rows, items)
+    if "spectra" in loaded.modalities and sky.has_spectra:
+        grid = prep.wavelengths
+        rows, items = [], []
+        for sp in sky.iter_spectra(batch_size=max(batch_size, 256)):
+            k = pos.get(sp.id)
+            if k is None or len(sp) < 2:
+                continue
+            rows.append(k)
+            items.append((sp.wavelength, sp.flux, sp.error))
+            if len(rows) >= batch_size:
+                flush("spectra", rows, items)
+        flush("spectra", rows, items)
+    if "metadata" in loaded.modalities:
+        objects = sky.objects
+        has = prep.metadata_present(objects)
+        bar = progress(range(0, n, 4096), desc="embedding metadata", unit="chunk")
+        for s in bar:
+            chunk = objects.iloc[s:s + 4096]
+            with torch.no_grad():
+                z = model.encode_metadata(torch.from_numpy(prep.metadata.transform(chunk)).to(dev))
+            vectors["metadata"][s:s + len(chunk)] = z.cpu().numpy()
+        present["metadata"] = has
+        vectors["metadata"][~has] = 0.0
+    total = np.zeros((n, d), dtype=np.float64)
+    for m in schema.MODALITIES:
+        total += vectors[m] * present[m][:, None]
+    norm = np.linalg.norm(total, axis=1, keepdims=True)
+    fused_ok = norm[:, 0] > 0
+    vectors[schema.FUSED] = np.divide(total, norm, out=np.zeros_like(total), where=norm > 0).astype(np.float32)
+    present[schema.FUSED] = fused_ok
+    return vectors, present
+
+
+def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = False, device=None) -> Path:
+    """Embed every object of a sky; returns the path of ``WS/embeddings.parquet``.
+
+    Skipped (the existing file returned) when the manifest says it was made from the same sky
+    and model, unless ``force``.
+
+    Parameters
+    ----------
+    sky : Sky or path
+    checkpoint : path
+        A checkpoint from :func:`core.train.train`, or :data:`core.train.DEFAULT_CHECKPOINT`.
+    workspace : Workspace or path
+    batch_size : int
+        Objects per forward pass.
+
+    Examples
+    --------
+    >>> from core.train import DEFAULT_CHECKPOINT
+    >>> embed("demo/sky20k-s0", DEFAULT_CHECKPOINT, "demo/ws")      # doctest: +SKIP
+    """
+    from core.train import load_checkpoint
+
+    sky = sky if isinstance(sky, Sky) else open_sky(sky)
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    loaded = load_checkpoint(checkpoint, sky)
+    inputs = {"sky": sky.fingerprint, "model": loaded.fingerprint}
+    out = ws.embeddings_path
+    if not force and ws.is_fresh(out.name, inputs):
+        return out
+    vectors, present = embed_arrays(sky, loaded, batch_size=batch_size, device=device)
+    cols = {"id": pa.array([str(i) for i in sky.ids], type=pa.string())}
+    for space, name in schema.EMBEDDING_COLUMNS.items():
+        cols[name] = _list_column(vectors[space], present[space])
+    table = pa.table(cols)
+    write_parquet(table, out, meta={"model_fingerprint": loaded.fingerprint, "sky_fingerprint": sky.fingerprint,
+                                    "dim": int(loaded.config.shared_dim), "preset": loaded.config.name,
+                                    "modalities": loaded.modalities, "checkpoint": str(Path(checkpoint))})
+    ws.record(out.name, inputs)
+    return out
+
