@@ -103,7 +103,8 @@ def _cpu() -> ModelConfig:
         photometry=PhotometryConfig(seq_len=200, d_model=48, n_layers=2, n_heads=4, d_ff=96, dropout=0.1),
         spectra=SpectraConfig(step=10.0, channels=(16, 16, 16, 16), kernel=3, pool=4, dropout=0.1),
         metadata=MetadataConfig(hidden=128, n_layers=2, dropout=0.1),
-        train=TrainConfig(batch_size=256, lr=2e-3, warmup_epochs=1, epochs=6, patience=2, plateau_patience=1),
+        train=TrainConfig(batch_size=256, lr=2e-3, warmup_epochs=1, epochs=3, patience=2, plateau_patience=1,
+                          max_objects=8000),
     )
 
 

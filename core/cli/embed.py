@@ -1,0 +1,35 @@
+"""``astrom3 embed SKY --workspace WS``: per-modality and fused embeddings of every object."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("embed", help="embed every object of a sky (writes WS/embeddings.parquet)",
+                       description="Batched, streaming inference with a checkpoint (default: WS/model.pt if it "
+                                   "exists, else the shipped demo checkpoint). Skipped when fresh.")
+    p.add_argument("sky", help="sky directory")
+    p.add_argument("--workspace", "-w", required=True, help="workspace directory")
+    p.add_argument("--checkpoint", default=None, help="model checkpoint (.pt)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--force", action="store_true", help="recompute even if fresh")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import time
+
+    from core.embed import embed
+    from core.sky import open_sky
+    from core.train import DEFAULT_CHECKPOINT
+    from core.workspace import Workspace
+
+    ckpt = args.checkpoint
+    if ckpt is None:
+        own = Workspace(args.workspace).checkpoint_path
+        ckpt = own if own.exists() else DEFAULT_CHECKPOINT
+    sky = open_sky(args.sky)
+    t = time.perf_counter()
+    path = embed(sky, ckpt, args.workspace, batch_size=args.batch_size, force=args.force, device=args.device)
+    dt = time.perf_counter() - t
+    print(f"embeddings: {path} ({len(sky)} objects, {dt:.1f} s, {len(sky) / max(dt, 1e-9):.0f} objects/s)")
+    return 0
