@@ -1,0 +1,42 @@
+"""``astrom3 serve SKY``: open the explorer on a sky in the browser (Panel server)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import AstroM3Error
+
+APP = Path(__file__).resolve().parents[2] / "apps" / "explorer.py"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="open the explorer on a sky",
+                       description="Start the explorer (panel serve apps/explorer.py) on SKY and its workspace. "
+                                   "Listens on 127.0.0.1 unless --address says otherwise.")
+    p.add_argument("sky", help="sky directory")
+    p.add_argument("--workspace", default=None, help="workspace directory (default: SKY-workspace beside the sky)")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--show", action="store_true", help="open a browser tab")
+    p.set_defaults(func=run)
+
+
+def command(args) -> list[str]:
+    """The ``panel serve`` command line for ``args``."""
+    import sys
+
+    sky = Path(args.sky)
+    if not sky.is_dir():
+        raise AstroM3Error(f"sky directory {sky} does not exist")
+    ws = Path(args.workspace) if args.workspace else sky.parent / f"{sky.name}-workspace"
+    cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--address", args.address, "--port", str(args.port),
+           "--allow-websocket-origin", f"{args.address}:{args.port}", "--allow-websocket-origin",
+           f"localhost:{args.port}"]
+    if args.show:
+        cmd.append("--show")
+    return cmd + ["--args", "--sky", str(sky), "--workspace", str(ws)]
+
+
+def run(args) -> int:
+    import subprocess
+
+    return subprocess.call(command(args))

@@ -1,0 +1,136 @@
+"""Assemble the explorer: ``build_app(sky_path, workspace_path)`` -> a Panel template.
+
+The workspace is loaded once per process (:func:`explorer.data.load_workspace`); each session
+gets its own small :class:`~explorer.state.ExplorerState` and views. When the workspace has no
+results yet, the page shows a progress bar while :func:`core.pipeline.run` computes them in a
+background thread, then swaps in the explorer.
+"""
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+
+import holoviews as hv
+import panel as pn
+
+from explorer.data import default_user, load_workspace, results_ready
+from explorer.state import ExplorerState
+
+__all__ = ["build_app", "build_views", "ASSETS"]
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+_COMPUTE_LOCK = threading.Lock()
+
+CSS = """
+.legend ul li { font-size: 12px; line-height: 1.3; }
+.votes td, .votes th { padding: 1px 6px; font-size: 12px; }
+ul.why { font-size: 12px; padding-left: 16px; }
+"""
+
+
+def _extensions():
+    hv.extension("bokeh", logo=False)
+    pn.extension("tabulator", notifications=True, raw_css=[CSS])
+
+
+def build_views(data, *, user: str | None = None) -> dict:
+    """The state and every view of one session (no template); handy for tests and notebooks."""
+    from explorer.views.clusters import ClustersView
+    from explorer.views.flags import FlagsView
+    from explorer.views.inspector import Inspector
+    from explorer.views.map import MapView
+    from explorer.views.review import ReviewView
+    from explorer.views.subclasses import SubclassesView
+    from explorer.views.table import SelectionTable, filter_widgets
+
+    state = ExplorerState(data.results, flag_store=data.flag_store, session_info=data.session_info,
+                          user=user or default_user())
+    views = {"state": state, "map": MapView(state=state), "table": SelectionTable(state=state),
+             "filters": filter_widgets(state), "inspector": Inspector(state=state, data=data),
+             "clusters": ClustersView(state=state), "review": ReviewView(state=state),
+             "flags": FlagsView(state=state, store=data.flag_store, error=data.flag_error),
+             "subclasses": SubclassesView(state=state, data=data)}
+    return views
+
+
+def _explorer_main(data, template_sidebar):
+    v = build_views(data)
+    state = v["state"]
+    proj = pn.widgets.Select.from_param(state.param.projection, name="Map",
+                                        options=[p for p in state.param.projection.objects
+                                                 if state.available_projection(p)], sizing_mode="stretch_width")
+    color = pn.widgets.Select.from_param(state.param.color_by, name="Colour by", sizing_mode="stretch_width")
+    template_sidebar[:] = [proj, color, v["map"].legend, pn.layout.Divider(), "**Filters**", v["filters"]]
+    review = pn.Card(v["review"], title="Review queue (keyboard)", collapsed=False, sizing_mode="stretch_width",
+                     css_classes=["review-card"])
+    explore = pn.FlexBox(
+        pn.Column(v["map"], v["table"], sizing_mode="stretch_width", min_width=300, styles={"flex": "1 1 560px"}),
+        pn.Column(review, v["flags"].controls(), v["inspector"], sizing_mode="stretch_width", min_width=300,
+                  styles={"flex": "1 1 420px"}),
+        sizing_mode="stretch_width", flex_wrap="wrap")
+    tabs = pn.Tabs(("Explore", explore), ("Clusters", v["clusters"]), ("Subclasses", v["subclasses"]),
+                   ("Flags & export", v["flags"]), dynamic=False, sizing_mode="stretch_width")
+    return tabs, v
+
+
+def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer"):
+    """The explorer for a sky and its workspace, as a servable Panel template.
+
+    Parameters
+    ----------
+    sky_path, workspace_path : path
+        The sky directory and its workspace. When the workspace has no ``results.parquet`` the
+        page computes it (with a progress bar) before showing the explorer.
+
+    Returns
+    -------
+    panel.template.FastListTemplate
+    """
+    _extensions()
+    tmpl = pn.template.FastListTemplate(title=title, sidebar_width=260, theme_toggle=False,
+                                        accent="#0072B2", main_layout=None)
+    holder = pn.Column(sizing_mode="stretch_width")
+    tmpl.main.append(holder)
+
+    def show():
+        data = load_workspace(sky_path, workspace_path)
+        tabs, views = _explorer_main(data, tmpl.sidebar)
+        holder[:] = [tabs]
+        tmpl._explorer_views = views
+
+    if results_ready(workspace_path):
+        show()
+        return tmpl
+
+    bar = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width", name="progress")
+    msg = pn.pane.Markdown("Computing the workspace results (first start only)...")
+    holder[:] = [msg, bar]
+
+    def progress(step, frac):
+        def update():
+            bar.value = int(100 * max(0.0, min(1.0, frac)))
+            msg.object = f"Computing the workspace results: {html.escape(str(step))}..."
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context:
+            doc.add_next_tick_callback(update)
+        else:
+            update()
+
+    def work():
+        try:
+            with _COMPUTE_LOCK:
+                if not results_ready(workspace_path):
+                    from core.pipeline import run
+                    run(sky_path, workspace_path, progress_callback=progress)
+            doc = pn.state.curdoc
+            if doc is not None and doc.session_context:
+                doc.add_next_tick_callback(show)
+            else:
+                show()
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            err = html.escape(str(exc))
+            holder[:] = [pn.pane.Alert(f"Could not compute the results: {err}", alert_type="danger")]
+
+    pn.state.onload(lambda: threading.Thread(target=work, daemon=True).start())
+    return tmpl

@@ -1,0 +1,147 @@
+"""Workspace data loaded once per server process and shared by every browser session.
+
+:func:`load_workspace` reads ``results.parquet`` and opens the sky once per
+``(sky, workspace, results mtime)``; sessions get the same :class:`WorkspaceData` object, so
+memory does not grow per tab. Per-class typical ranges (5th-95th percentile) of metadata and
+scores are computed once here too.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.errors import AstroM3Error
+
+__all__ = ["WorkspaceData", "load_workspace", "class_ranges", "open_flag_store", "default_user",
+           "results_ready"]
+
+_LOCK = threading.Lock()
+_CACHE: dict = {}
+
+
+@dataclass
+class WorkspaceData:
+    """What every session shares: the sky, the results table, typical ranges per class."""
+
+    sky_path: Path
+    workspace_path: Path
+    sky: object
+    results: pd.DataFrame
+    ranges: pd.DataFrame  # index (label, column) -> q05, median, q95
+    flag_store: object = None
+    flag_error: str | None = None
+    session_info: dict = field(default_factory=dict)
+
+
+def default_user() -> str:
+    """The OS user name (the default flag author)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return "astronomer"
+
+
+def results_ready(workspace_path) -> bool:
+    """Whether the workspace already has ``results.parquet``."""
+    from core.workspace import Workspace
+    return Workspace(workspace_path, create=False).results_path.exists() if Path(workspace_path).exists() else False
+
+
+def class_ranges(table: pd.DataFrame, columns, label_col: str = "label") -> pd.DataFrame:
+    """5th percentile, median and 95th percentile of each numeric column per class.
+
+    Returns a frame indexed by ``(label, column)`` with columns ``q05``, ``median``, ``q95``.
+    """
+    cols = [c for c in columns if c in table and pd.api.types.is_numeric_dtype(table[c])]
+    if not cols or label_col not in table:
+        return pd.DataFrame(columns=["q05", "median", "q95"])
+    g = table[[label_col, *cols]].dropna(subset=[label_col]).groupby(label_col)
+    q = g.quantile([0.05, 0.5, 0.95])
+    q.index.names = [label_col, "q"]
+    out = q.stack().unstack("q")
+    out.columns = ["q05", "median", "q95"]
+    out.index.names = ["label", "column"]
+    return out
+
+
+def open_flag_store(workspace_path, results: pd.DataFrame):
+    """Open ``WS/flags.sqlite`` through :mod:`core.flags`; returns ``(store, error message)``."""
+    try:
+        from core.flags import FlagStore
+    except ImportError as exc:
+        return None, f"flags are not available (core.flags: {exc})"
+    from core.workspace import Workspace
+    ws = Workspace(workspace_path, create=False)
+    labels = sorted(results["label"].dropna().astype(str).unique())
+    try:
+        store = FlagStore(ws.flags_path, valid_ids=results["id"].astype(str).tolist(), labels=labels)
+    except TypeError:  # an older, smaller interface
+        store = FlagStore(ws.flags_path)
+    return store, None
+
+
+def _load(sky_path: Path, ws_path: Path) -> WorkspaceData:
+    from core.sky import open_sky
+    from core.workspace import Workspace
+
+    ws = Workspace(ws_path, create=False)
+    if not ws.results_path.exists():
+        raise AstroM3Error(f"{ws.results_path} does not exist: run `astrom3 run {sky_path} --workspace {ws_path}`")
+    results = pd.read_parquet(ws.results_path).reset_index(drop=True)
+    results["id"] = results["id"].astype(str)
+    results["cluster"] = results["cluster"].fillna(-1).astype(int)
+    sky = open_sky(sky_path)
+    meta = sky.objects
+    cols = [c for c in sky.metadata_columns if c in meta]
+    merged = results[["id", "label"]].merge(meta[["id", *[c for c in cols if c != "label"]]], on="id", how="left")
+    scores = [c for c in ("outlier_score", "mislabel_score", "crossmodal_score") if c in results]
+    ranges = pd.concat([class_ranges(merged, cols), class_ranges(results, scores)])
+    store, err = open_flag_store(ws_path, results)
+    info = {}
+    try:
+        info = {"sky_fingerprint": sky.fingerprint, "model_fingerprint": ws.fingerprint("results")}
+    except Exception:  # noqa: BLE001 - fingerprints are provenance only
+        pass
+    return WorkspaceData(sky_path, ws_path, sky, results, ranges, store, err, info)
+
+
+def load_workspace(sky_path, workspace_path, *, reload: bool = False) -> WorkspaceData:
+    """The shared :class:`WorkspaceData` of a sky and workspace, loaded once per process.
+
+    Parameters
+    ----------
+    sky_path, workspace_path : path
+    reload : bool
+        Drop the cached copy first.
+
+    Raises
+    ------
+    AstroM3Error
+        When the workspace has no ``results.parquet`` yet.
+    """
+    sky_path, ws_path = Path(sky_path).resolve(), Path(workspace_path).resolve()
+    res = ws_path / "results.parquet"
+    key = (str(sky_path), str(ws_path), os.path.getmtime(res) if res.exists() else None)
+    with _LOCK:
+        if reload:
+            _CACHE.pop(key, None)
+        if key not in _CACHE:
+            _CACHE[key] = _load(sky_path, ws_path)
+        return _CACHE[key]
+
+
+def lightcurve_period(data: WorkspaceData, object_id: str) -> float | None:
+    """The catalogue period of an object (``period`` column of the sky), if any."""
+    meta = data.sky.objects
+    if "period" not in meta:
+        return None
+    v = meta.loc[meta["id"].astype(str) == str(object_id), "period"]
+    if len(v) == 0 or not np.isfinite(v.iloc[0]) or v.iloc[0] <= 0:
+        return None
+    return float(v.iloc[0])

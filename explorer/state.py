@@ -1,0 +1,247 @@
+"""The explorer's per-session state: projection, colouring, selection, filters, focus, flags.
+
+One :class:`ExplorerState` per browser session. It holds a *reference* to the shared results
+table (loaded once per process by :mod:`explorer.data`) and small per-session things: the
+selected row indices, the focused id, the filters. Views read it and write to it; they never
+own state themselves.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import param
+
+__all__ = ["ExplorerState", "points_in_polygon", "PROJECTIONS", "COLOR_BY", "SCORES", "FLAG_KINDS"]
+
+PROJECTIONS = ("fused", "photometry", "spectra", "metadata")
+SCORES = ("outlier_score", "mislabel_score", "crossmodal_score")
+COLOR_BY = ("label", "cluster", *SCORES, "flag")
+FLAG_KINDS = ("mislabel", "anomaly", "crossmatch", "subclass", "fine", "interesting")
+NO_FLAG = "none"
+
+
+def points_in_polygon(x: np.ndarray, y: np.ndarray, poly_x, poly_y) -> np.ndarray:
+    """Boolean mask of the points inside a polygon (even-odd rule), vectorised over points.
+
+    Parameters
+    ----------
+    x, y : array
+        Point coordinates.
+    poly_x, poly_y : sequence
+        Polygon vertices (closed or not).
+
+    Examples
+    --------
+    >>> points_in_polygon(np.array([0.5, 2.0]), np.array([0.5, 0.5]), [0, 1, 1, 0], [0, 0, 1, 1])
+    array([ True, False])
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    px = np.asarray(poly_x, float)
+    py = np.asarray(poly_y, float)
+    inside = np.zeros(x.shape, bool)
+    if len(px) < 3:
+        return inside
+    xj, yj = px[-1], py[-1]
+    for xi, yi in zip(px, py):
+        crosses = (yi > y) != (yj > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = (xj - xi) * (y - yi) / (yj - yi) + xi
+        inside ^= crosses & (x < x_at)
+        xj, yj = xi, yi
+    return inside
+
+
+class ExplorerState(param.Parameterized):
+    """What one explorer session is looking at.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The workspace's ``results.parquet`` (shared, never modified here).
+    """
+
+    projection = param.Selector(default="fused", objects=list(PROJECTIONS), doc="Which UMAP to show.")
+    color_by = param.Selector(default="label", objects=list(COLOR_BY), doc="What colours the map.")
+    selection = param.Array(default=np.array([], dtype=np.int64), doc="Selected row indices of results.")
+    focus = param.String(default=None, allow_None=True, doc="The focused object id.")
+    class_filter = param.ListSelector(default=[], objects=[], doc="Keep only these labels (empty: all).")
+    cluster_filter = param.ListSelector(default=[], objects=[], doc="Keep only these clusters (empty: all).")
+    outlier_range = param.Range(default=(0.0, 1.0), bounds=(0.0, 1.0))
+    mislabel_range = param.Range(default=(0.0, 1.0), bounds=(0.0, 1.0))
+    crossmodal_range = param.Range(default=(0.0, 1.0), bounds=(0.0, 1.0))
+    flags = param.Dict(default={}, doc="Object id -> current flag kind (this workspace's store).")
+    flags_version = param.Integer(default=0, doc="Bumped whenever a flag changes.")
+    user = param.String(default="astronomer")
+
+    def __init__(self, results: pd.DataFrame, flag_store=None, session_info: dict | None = None, **params):
+        self.results = results
+        self._index = pd.Index(results["id"].astype(str))
+        self._store = flag_store
+        self._session_info = session_info or {}
+        self._session = None
+        super().__init__(**params)
+        labels = sorted(results["label"].dropna().astype(str).unique())
+        self.param.class_filter.objects = labels
+        self.param.cluster_filter.objects = sorted(int(c) for c in pd.unique(results["cluster"]))
+        self.projection = self.projection if self.available_projection(self.projection) else "fused"
+        self.refresh_flags()
+
+    # --- projection ---------------------------------------------------------------------------
+    def available_projection(self, name: str) -> bool:
+        """Whether ``results`` has coordinates for projection ``name``."""
+        return all(c in self.results for c in self.xy_columns(name))
+
+    @staticmethod
+    def xy_columns(name: str) -> tuple[str, str]:
+        """Column names of a projection's coordinates."""
+        return ("umap_x", "umap_y") if name == "fused" else (f"umap_x_{name}", f"umap_y_{name}")
+
+    def xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates of every object in the current projection (NaN where missing)."""
+        cx, cy = self.xy_columns(self.projection)
+        return (self.results[cx].to_numpy(dtype=float), self.results[cy].to_numpy(dtype=float))
+
+    # --- selection ----------------------------------------------------------------------------
+    def select_bounds(self, bounds) -> np.ndarray:
+        """Select the points inside ``(x0, y0, x1, y1)``; returns and stores the row indices."""
+        if bounds is None:
+            return self.set_selection(np.array([], dtype=np.int64))
+        x0, y0, x1, y1 = bounds
+        x, y = self.xy()
+        mask = (x >= min(x0, x1)) & (x <= max(x0, x1)) & (y >= min(y0, y1)) & (y <= max(y0, y1))
+        return self.set_selection(np.flatnonzero(mask & self.filter_mask()))
+
+    def select_lasso(self, geometry) -> np.ndarray:
+        """Select the points inside a lasso polygon given as an ``(n, 2)`` array of vertices."""
+        if geometry is None or len(geometry) < 3:
+            return self.set_selection(np.array([], dtype=np.int64))
+        g = np.asarray(geometry, float)
+        x, y = self.xy()
+        mask = points_in_polygon(x, y, g[:, 0], g[:, 1])
+        return self.set_selection(np.flatnonzero(mask & self.filter_mask()))
+
+    def select_ids(self, ids) -> np.ndarray:
+        """Select objects by id (unknown ids are ignored)."""
+        rows = self._index.get_indexer([str(i) for i in ids])
+        return self.set_selection(np.unique(rows[rows >= 0]))
+
+    def select_cluster(self, cluster: int) -> np.ndarray:
+        """Select every object of one cluster."""
+        return self.set_selection(np.flatnonzero(self.results["cluster"].to_numpy() == int(cluster)))
+
+    def set_selection(self, rows) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        self.selection = rows
+        return rows
+
+    @property
+    def selected_ids(self) -> list[str]:
+        return self._index[self.selection].tolist()
+
+    # --- filters --------------------------------------------------------------------------------
+    def filter_mask(self) -> np.ndarray:
+        """Boolean mask of the rows passing the class, cluster and score-range filters."""
+        r = self.results
+        mask = np.ones(len(r), bool)
+        if self.class_filter:
+            mask &= r["label"].isin(self.class_filter).to_numpy()
+        if self.cluster_filter:
+            mask &= r["cluster"].isin(self.cluster_filter).to_numpy()
+        for col, (lo, hi) in (("outlier_score", self.outlier_range), ("mislabel_score", self.mislabel_range),
+                              ("crossmodal_score", self.crossmodal_range)):
+            if (lo, hi) != (0.0, 1.0) and col in r:
+                v = r[col].to_numpy(dtype=float)
+                mask &= (v >= lo) & (v <= hi)
+        return mask
+
+    def selected_frame(self, columns=None) -> pd.DataFrame:
+        """The selected rows that pass the filters, with a ``flag`` column."""
+        rows = self.selection[self.filter_mask()[self.selection]] if len(self.selection) else self.selection
+        cols = columns or [c for c in ("id", "label", "suggested_label", "cluster", *SCORES) if c in self.results]
+        df = self.results.iloc[rows][cols].reset_index(drop=True)
+        df["flag"] = [self.flags.get(i, "") for i in df["id"].astype(str)]
+        return df
+
+    # --- focus ----------------------------------------------------------------------------------
+    def focus_on(self, object_id: str | None) -> None:
+        """Focus one object (``None`` clears); unknown ids raise ``KeyError``."""
+        if object_id is not None and self._index.get_indexer([str(object_id)])[0] < 0:
+            raise KeyError(f"object id {object_id!r} is not in the results")
+        self.focus = None if object_id is None else str(object_id)
+
+    def row(self, object_id: str | None = None) -> pd.Series | None:
+        """The results row of ``object_id`` (default: the focused object)."""
+        oid = self.focus if object_id is None else object_id
+        if oid is None:
+            return None
+        i = self._index.get_indexer([str(oid)])[0]
+        return None if i < 0 else self.results.iloc[i]
+
+    # --- flags ----------------------------------------------------------------------------------
+    @property
+    def has_store(self) -> bool:
+        return self._store is not None
+
+    def flag_status(self) -> np.ndarray:
+        """Per row: the current flag kind, or ``"none"``."""
+        out = np.full(len(self.results), NO_FLAG, dtype=object)
+        if self.flags:
+            rows = self._index.get_indexer(list(self.flags))
+            kinds = np.array(list(self.flags.values()), dtype=object)
+            ok = rows >= 0
+            out[rows[ok]] = kinds[ok]
+        return out
+
+    def refresh_flags(self) -> None:
+        """Re-read the current flags from the store."""
+        if self._store is None:
+            return
+        cur = self._store.current()
+        self.flags = {} if cur is None or len(cur) == 0 else dict(zip(cur["id"].astype(str), cur["kind"].astype(str)))
+        self.flags_version += 1
+
+    def session(self) -> int:
+        if self._session is None:
+            self._session = self._store.start_session(self.user or "astronomer", **self._session_info)
+        return self._session
+
+    def flag(self, kind: str, object_id: str | None = None, *, proposed_label: str | None = None,
+             subclass: str | None = None, note: str | None = None) -> None:
+        """Store a decision on ``object_id`` (default: the focused object) at once."""
+        if self._store is None:
+            raise RuntimeError("no flag store: core.flags is not available")
+        oid = self.focus if object_id is None else str(object_id)
+        if oid is None:
+            raise ValueError("no object focused")
+        if kind not in FLAG_KINDS:
+            raise ValueError(f"flag kind {kind!r} is not one of {FLAG_KINDS}")
+        self._store.add(self.session(), oid, kind, proposed_label=proposed_label, subclass=subclass,
+                        note=note or None)
+        self.flags = {**self.flags, oid: kind}
+        self.flags_version += 1
+
+    def flag_many(self, ids, kind: str, *, subclass: str | None = None, note: str | None = None) -> int:
+        """Flag several objects with the same decision; returns how many."""
+        if self._store is None:
+            raise RuntimeError("no flag store: core.flags is not available")
+        s = self.session()
+        new = dict(self.flags)
+        for oid in ids:
+            self._store.add(s, str(oid), kind, subclass=subclass, note=note or None)
+            new[str(oid)] = kind
+        self.flags = new
+        self.flags_version += 1
+        return len(ids)
+
+    def undo(self, object_id: str | None = None) -> None:
+        """Undo this session's last decision on an object."""
+        oid = self.focus if object_id is None else str(object_id)
+        if self._store is None or oid is None:
+            return
+        self._store.undo(self.session(), oid)
+        self.refresh_flags()
+
+    @param.depends("user", watch=True)
+    def _new_user(self):
+        self._session = None

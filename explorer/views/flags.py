@@ -1,0 +1,109 @@
+"""Flag buttons for the focused object, the current flags, and the export download."""
+from __future__ import annotations
+
+import html
+import io
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import panel as pn
+import param
+
+from explorer.state import FLAG_KINDS, ExplorerState
+
+__all__ = ["FlagsView", "export_bytes", "EXPORT_FORMATS"]
+
+EXPORT_FORMATS = {"csv": "csv", "ecsv": "ecsv", "votable": "xml"}
+
+
+def export_bytes(store, fmt: str) -> io.BytesIO:
+    """The current flags exported by the store in ``fmt`` (csv, ecsv, votable), as bytes."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"export format {fmt!r} is not one of {list(EXPORT_FORMATS)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"flags.{EXPORT_FORMATS[fmt]}"
+        store.export(path, format=fmt)
+        return io.BytesIO(path.read_bytes())
+
+
+class FlagsView(pn.viewable.Viewer):
+    """Who is flagging, buttons to flag the focused object, the flag table, export."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+    store = param.Parameter()
+    error = param.String(default=None, allow_None=True)
+    export_format = param.Selector(default="csv", objects=list(EXPORT_FORMATS))
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        s = self.state
+        self.user = pn.widgets.TextInput.from_param(s.param.user, name="Your name", width=160)
+        self.note = pn.widgets.TextInput(name="Note", placeholder="optional note", sizing_mode="stretch_width")
+        self.label = pn.widgets.Select(name="Proposed label", options=[""] + list(s.param.class_filter.objects),
+                                       width=120)
+        self.message = pn.pane.Alert(html.escape(self.error) if self.error else "", alert_type="warning",
+                                     visible=bool(self.error))
+        self.buttons = []
+        for kind in FLAG_KINDS:
+            if kind == "subclass":
+                continue
+            b = pn.widgets.Button(name=kind, button_type="warning" if kind in ("mislabel", "anomaly") else "default",
+                                  css_classes=[f"flag-{kind}"], disabled=self.store is None)
+            b.on_click(lambda e, k=kind: self.flag(k))
+            self.buttons.append(b)
+        undo = pn.widgets.Button(name="undo", css_classes=["flag-undo"], disabled=self.store is None)
+        undo.on_click(lambda e: self.state.undo())
+        self.buttons.append(undo)
+        self.table = pn.widgets.Tabulator(self.frame(), show_index=False, disabled=True, pagination="local",
+                                          page_size=10, sizing_mode="stretch_width", selectable=1,
+                                          formatters={"note": {"type": "plaintext"}}, css_classes=["flags-table"])
+        self.table.on_click(self._clicked)
+        self.download = pn.widgets.FileDownload(callback=self._export, filename="flags.csv", label="Export flags",
+                                                button_type="success", disabled=self.store is None,
+                                                css_classes=["flags-export"])
+        self.param.watch(self._format, ["export_format"])
+        s.param.watch(lambda e: setattr(self.table, "value", self.frame()), ["flags_version"])
+
+    def frame(self) -> pd.DataFrame:
+        """Current flags for display; notes are escaped."""
+        cols = ["id", "kind", "proposed_label", "subclass", "note", "user", "created"]
+        if self.store is None:
+            return pd.DataFrame(columns=cols)
+        cur = self.store.current()
+        if cur is None or len(cur) == 0:
+            return pd.DataFrame(columns=cols)
+        cur = cur[[c for c in cols if c in cur]].copy()
+        if "note" in cur:
+            cur["note"] = cur["note"].map(lambda v: "" if v is None or v != v else html.escape(str(v)))
+        if "created" in cur:
+            cur["created"] = cur["created"].astype(str)
+        return cur.reset_index(drop=True)
+
+    def flag(self, kind: str):
+        s = self.state
+        if s.focus is None:
+            self.message.object, self.message.visible = "Focus an object first.", True
+            return
+        s.flag(kind, proposed_label=(self.label.value or None) if kind == "mislabel" else None,
+               note=self.note.value or None)
+        self.message.visible = False
+        self.note.value = ""
+
+    def _clicked(self, event):
+        self.state.focus_on(str(self.table.value["id"].iloc[event.row]))
+
+    def _format(self, *_):
+        self.download.filename = f"flags.{EXPORT_FORMATS[self.export_format]}"
+
+    def _export(self):
+        return export_bytes(self.store, self.export_format)
+
+    def controls(self):
+        """The compact flag bar (shown next to the inspector)."""
+        return pn.Column(pn.Row(self.user, self.label, self.note, sizing_mode="stretch_width"),
+                         pn.FlexBox(*self.buttons), self.message, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        fmt = pn.widgets.RadioButtonGroup.from_param(self.param.export_format, button_type="light")
+        return pn.Column(pn.Row(fmt, self.download), self.table, sizing_mode="stretch_width")

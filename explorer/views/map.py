@@ -1,0 +1,226 @@
+"""The map: the datashaded UMAP, coloured by label, cluster, a score or flag status.
+
+Pure builders (:func:`map_frame`, :func:`shaded_map`, :func:`highlight_points`, :func:`legend_html`)
+and :class:`MapView`, which wires them to the state: box and lasso selection through
+``hv.streams.BoundsXY`` / ``hv.streams.Lasso`` (``Selection1D`` never fires on datashaded plots),
+the mask computed by :class:`~explorer.state.ExplorerState`; a tap picks the nearest object; when
+zoomed in to a few hundred points an invisible hover layer shows their details.
+"""
+from __future__ import annotations
+
+import html
+
+import colorcet as cc
+import datashader as ds
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from holoviews.operation.datashader import dynspread, rasterize
+
+from explorer.state import COLOR_BY, NO_FLAG, SCORES, ExplorerState
+
+__all__ = ["map_frame", "shaded_map", "highlight_points", "legend_html", "category_colors", "MapView",
+           "HOVER_MAX"]
+
+#: Colour-blind-safe categorical palette (Okabe & Ito), then colorcet's glasbey_cool.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+FLAG_COLORS = {NO_FLAG: "#c8c8c8", "mislabel": "#D55E00", "anomaly": "#CC79A7", "crossmatch": "#E69F00",
+               "subclass": "#0072B2", "fine": "#009E73", "interesting": "#56B4E9"}
+SCORE_CMAP = cc.CET_L17 if hasattr(cc, "CET_L17") else cc.fire  # light yellow -> dark red, CVD-readable
+HOVER_MAX = 500
+UNLABELLED = "(none)"
+
+
+def category_colors(categories) -> dict:
+    """A colour per category: Okabe-Ito first, then glasbey_cool; ``-1``/unlabelled in grey."""
+    palette = OKABE_ITO + list(cc.glasbey_cool)
+    out, i = {}, 0
+    for c in categories:
+        if str(c) in ("-1", UNLABELLED):
+            out[c] = "#bbbbbb"
+        else:
+            out[c] = palette[i % len(palette)]
+            i += 1
+    return out
+
+
+def map_frame(state: ExplorerState) -> pd.DataFrame:
+    """The columns the map draws: ``x``, ``y``, ``id`` and the colour column (categorical or float)."""
+    x, y = state.xy()
+    r = state.results
+    c = state.color_by
+    if c == "label":
+        col = r["label"].astype(object).where(r["label"].notna(), UNLABELLED).astype(str)
+    elif c == "cluster":
+        col = r["cluster"].astype(int).astype(str)
+    elif c == "flag":
+        col = pd.Series(state.flag_status(), index=r.index).astype(str)
+    else:
+        col = r[c].astype(float)
+    df = pd.DataFrame({"x": x, "y": y, "id": r["id"].to_numpy(), c: col.to_numpy()})
+    if c in ("label", "cluster", "flag"):
+        cats = (list(FLAG_COLORS) if c == "flag" else
+                sorted(pd.unique(df[c]), key=lambda v: (v in ("-1", UNLABELLED), _num(v), v)))
+        df[c] = pd.Categorical(df[c], categories=cats)
+    return df[np.isfinite(df["x"]) & np.isfinite(df["y"])]
+
+
+def _num(v):
+    try:
+        return int(v)
+    except ValueError:
+        return 0
+
+
+def shaded_map(df: pd.DataFrame, color_by: str, *, x_range=None, y_range=None, width=600, height=520):
+    """Datashaded points: ``count_cat`` for categories, the mean score for scores.
+
+    Returns the HoloViews element produced by :func:`rasterize` (scores) or the categorical
+    ``rasterize`` + shade pipeline, wrapped in :func:`dynspread` so single points stay visible.
+    """
+    pts = hv.Points(df, kdims=["x", "y"], vdims=[color_by, "id"])
+    kw = {}
+    if x_range is not None:
+        kw = {"x_range": tuple(x_range), "y_range": tuple(y_range)}
+    if color_by in SCORES:
+        img = rasterize(pts, aggregator=ds.mean(color_by), dynamic=False, width=width, height=height, **kw)
+        img = img.opts(cmap=list(SCORE_CMAP), colorbar=True, clim=(0, 1), cnorm="linear")
+    else:
+        from holoviews.operation.datashader import shade
+        cats = list(df[color_by].cat.categories)
+        colors = FLAG_COLORS if color_by == "flag" else category_colors(cats)
+        agg = rasterize(pts, aggregator=ds.count_cat(color_by), dynamic=False, width=width, height=height, **kw)
+        img = shade(agg, color_key={k: colors[k] for k in cats}, min_alpha=120)
+    return dynspread(img, threshold=0.6, max_px=3)
+
+
+def highlight_points(df: pd.DataFrame, rows, focus_row=None):
+    """Overlay of the selected points (outlined) and the focused object (a large marker)."""
+    sel = df.loc[df.index.intersection(rows)] if len(rows) and len(rows) <= 20000 else df.iloc[:0]
+    selected = hv.Points(sel, kdims=["x", "y"], vdims=["id"], label="selected").opts(
+        color="none", line_color="#000000", line_width=1, size=6, alpha=0.9)
+    foc = df.loc[df.index.intersection([focus_row])] if focus_row is not None else df.iloc[:0]
+    focused = hv.Points(foc, kdims=["x", "y"], vdims=["id"], label="focus").opts(
+        marker="star", size=22, color="#000000", line_color="#ffffff", line_width=2)
+    return selected * focused
+
+
+def legend_html(state: ExplorerState, df: pd.DataFrame) -> str:
+    """The map's own legend (Bokeh's is unusable with datashaded categories)."""
+    c = state.color_by
+    if c in SCORES:
+        stops = ", ".join(SCORE_CMAP[int(i)] for i in np.linspace(0, len(SCORE_CMAP) - 1, 6))
+        return (f"<div class='legend'><b>{html.escape(c.replace('_', ' '))}</b>"
+                f"<div style='height:10px;background:linear-gradient(to right,{stops})'></div>"
+                "<span>0 (typical)</span><span style='float:right'>1 (suspicious)</span></div>")
+    cats = list(df[c].cat.categories)
+    counts = df[c].value_counts()
+    colors = FLAG_COLORS if c == "flag" else category_colors(cats)
+    items = "".join(
+        f"<li><span class='swatch' style='display:inline-block;width:10px;height:10px;"
+        f"background:{colors[k]};margin-right:4px'></span>{html.escape(str(k))} ({int(counts.get(k, 0))})</li>"
+        for k in cats if counts.get(k, 0) or c == "flag")
+    return f"<div class='legend'><b>{html.escape(c)}</b><ul style='list-style:none;padding-left:0;margin:0'>{items}</ul></div>"
+
+
+class MapView(pn.viewable.Viewer):
+    """The linked UMAP map of one session."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        s = self.state
+        self._df = map_frame(s)
+        self._range = hv.streams.RangeXY()
+        self._bounds = hv.streams.BoundsXY()
+        self._lasso = hv.streams.Lasso()
+        self._tap = hv.streams.Tap()
+        self._redraw = hv.streams.Counter()
+        self._remark = hv.streams.Counter()
+        self._base = hv.DynamicMap(self._shaded, streams=[self._range, self._redraw])
+        for st in (self._bounds, self._lasso, self._tap):
+            st.source = self._base
+        self._bounds.param.watch(lambda e: s.select_bounds(e.new), "bounds")
+        self._lasso.param.watch(lambda e: s.select_lasso(e.new), "geometry")
+        self._tap.param.watch(self._on_tap, ["x", "y"])
+        self._marks = hv.DynamicMap(self._highlight, streams=[self._remark])
+        self._hover = hv.DynamicMap(self._hover_points, streams=[self._range])
+        self._legend = pn.pane.HTML(legend_html(s, self._df), sizing_mode="stretch_width")
+        self._count = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._plot = pn.pane.HoloViews(
+            (self._base * self._hover * self._marks).opts(
+                hv.opts.Overlay(responsive=True, min_height=380, toolbar="above")),
+            sizing_mode="stretch_both", min_height=400, linked_axes=False)
+        s.param.watch(self._recolor, ["color_by", "projection", "flags_version"])
+        s.param.watch(self._mark, ["selection", "focus"])
+
+    # rendering -----------------------------------------------------------------------------------
+    def _extent(self, x_range, y_range):
+        if x_range is None or y_range is None or None in x_range:
+            x, y = self._df["x"], self._df["y"]
+            pad_x, pad_y = 0.02 * (x.max() - x.min() or 1), 0.02 * (y.max() - y.min() or 1)
+            return (x.min() - pad_x, x.max() + pad_x), (y.min() - pad_y, y.max() + pad_y)
+        return x_range, y_range
+
+    def _shaded(self, x_range=None, y_range=None, **_):
+        xr, yr = self._extent(x_range, y_range)
+        img = shaded_map(self._df, self.state.color_by, x_range=xr, y_range=yr)
+        return img.opts(tools=["box_select", "lasso_select", "tap"], active_tools=["wheel_zoom"],
+                        xlabel=f"UMAP 1 ({self.state.projection})", ylabel="UMAP 2", responsive=True,
+                        min_height=380)
+
+    def _hover_points(self, x_range=None, y_range=None):
+        xr, yr = self._extent(x_range, y_range)
+        d = self._df
+        inview = d[(d.x >= xr[0]) & (d.x <= xr[1]) & (d.y >= yr[0]) & (d.y <= yr[1])]
+        if len(inview) > HOVER_MAX:
+            inview = inview.iloc[:0]
+        r = self.state.results.loc[inview.index]
+        extra = {c: r[c].to_numpy() for c in ("label", "suggested_label", *SCORES) if c in r}
+        data = inview[["x", "y", "id"]].assign(**extra)
+        return hv.Points(data, kdims=["x", "y"], vdims=[c for c in data.columns if c not in ("x", "y")]).opts(
+            tools=["hover"], alpha=0, size=8, nonselection_alpha=0, selection_alpha=0)
+
+    def _highlight(self, **_):
+        s = self.state
+        focus_row = None
+        if s.focus is not None:
+            focus_row = s._index.get_indexer([s.focus])[0]
+        return highlight_points(self._df, s.selection, focus_row)
+
+    # events --------------------------------------------------------------------------------------
+    def _recolor(self, *_):
+        self._df = map_frame(self.state)
+        self._legend.object = legend_html(self.state, self._df)
+        self._redraw.event()
+        self._remark.event()
+
+    def _mark(self, *_):
+        self._count.object = f"**{len(self.state.selection):,}** selected"
+        self._remark.event()
+
+    def _on_tap(self, *_):
+        x, y = self._tap.x, self._tap.y
+        if x is None or y is None or not len(self._df):
+            return
+        d = self._df
+        xr, yr = self._extent(self._range.x_range, self._range.y_range)
+        dx = (d.x.to_numpy() - x) / max(xr[1] - xr[0], 1e-12)
+        dy = (d.y.to_numpy() - y) / max(yr[1] - yr[0], 1e-12)
+        i = int(np.argmin(dx * dx + dy * dy))
+        if np.hypot(dx[i], dy[i]) < 0.03:
+            self.state.focus_on(str(d["id"].iat[i]))
+
+    @property
+    def legend(self):
+        return self._legend
+
+    @property
+    def count(self):
+        return self._count
+
+    def __panel__(self):
+        return pn.Column(self._plot, self._count, sizing_mode="stretch_both", min_height=420)

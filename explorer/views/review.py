@@ -1,0 +1,152 @@
+"""The review queue: walk the top suspects one at a time, decide with the keyboard.
+
+Keys (ignored while typing in a text field): ``a`` accept the suggested label, ``l`` choose the
+label in the drop-down, ``n`` anomaly, ``x`` cross-match problem, ``f`` fine, ``s`` / ``→`` skip,
+``←`` back, ``u`` undo.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from explorer.state import SCORES, ExplorerState
+
+__all__ = ["review_queue", "KeyListener", "ReviewView", "SHORTCUTS"]
+
+SHORTCUTS = {"a": "accept", "l": "label", "n": "anomaly", "x": "crossmatch", "f": "fine", "s": "skip",
+             "ArrowRight": "skip", "ArrowLeft": "back", "u": "undo"}
+
+
+def review_queue(results: pd.DataFrame, score: str, decided, *, limit: int = 500) -> list[str]:
+    """Ids ordered by ``score`` (highest first), leaving out decided ids and NaN scores."""
+    v = results[score].to_numpy(dtype=float)
+    order = np.argsort(-np.where(np.isfinite(v), v, -np.inf), kind="stable")
+    order = order[np.isfinite(v[order])]
+    ids = results["id"].astype(str).to_numpy()[order]
+    decided = set(decided)
+    return [i for i in ids[: limit + len(decided)] if i not in decided][:limit]
+
+
+class KeyListener(JSComponent):
+    """Sends document key presses (outside text inputs) to Python as ``key`` + a counter."""
+
+    key = param.String(default="")
+    count = param.Integer(default=0)
+    active = param.Boolean(default=True)
+
+    _esm = """
+    export function render({ model }) {
+      const handler = (e) => {
+        if (!model.active) return;
+        const t = e.target;
+        const tag = (t && t.tagName) || "";
+        if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || (t && t.isContentEditable)) return;
+        if (e.ctrlKey || e.metaKey || e.altKey) return;
+        const allowed = %s;
+        if (!allowed.includes(e.key)) return;
+        model.key = e.key;
+        model.count = model.count + 1;
+      };
+      document.addEventListener("keydown", handler);
+      model.on("remove", () => document.removeEventListener("keydown", handler));
+      const el = document.createElement("span");
+      el.style.display = "none";
+      return el;
+    }
+    """ % repr(list(SHORTCUTS))
+
+
+class ReviewView(pn.viewable.Viewer):
+    """Queue of suspects with decision buttons; decisions go to the flag store at once."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+    score = param.Selector(default="mislabel_score", objects=list(SCORES))
+    position = param.Integer(default=0)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        s = self.state
+        self.queue: list[str] = []
+        self.keys = KeyListener(width=0, height=0, margin=0)
+        self.keys.param.watch(self._key, "count")
+        labels = list(s.param.class_filter.objects)
+        self.other = pn.widgets.Select(name="Other label", options=labels, width=140)
+        self.note = pn.widgets.TextInput(name="Note", placeholder="optional note", sizing_mode="stretch_width")
+        self.info = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["review-info"])
+        btns = []
+        for action, title in (("accept", "Accept suggested (a)"), ("label", "Other label (l)"),
+                              ("anomaly", "Anomaly (n)"), ("crossmatch", "Cross-match (x)"),
+                              ("fine", "Fine (f)"), ("skip", "Skip (s)"), ("back", "Back (\u2190)"),
+                              ("undo", "Undo (u)")):
+            b = pn.widgets.Button(name=title, button_type="primary" if action == "accept" else "default",
+                                  css_classes=[f"review-{action}"])
+            b.on_click(lambda e, a=action: self.act(a))
+            btns.append(b)
+        self.buttons = pn.FlexBox(*btns)
+        self.param.watch(lambda e: self.rebuild(), ["score"])
+        self.rebuild(focus=False)
+
+    def rebuild(self, focus: bool = True):
+        """Recompute the queue (decided objects left out) and focus its first object."""
+        self.queue = review_queue(self.state.results, self.score, self.state.flags)
+        self.position = 0
+        self._show(focus)
+
+    @property
+    def current(self) -> str | None:
+        return self.queue[self.position] if 0 <= self.position < len(self.queue) else None
+
+    def _show(self, focus: bool = True):
+        cur = self.current
+        if cur is None:
+            self.info.object = "Queue empty: every suspect by this score is decided."
+            return
+        row = self.state.row(cur)
+        self.info.object = (f"**{self.position + 1} / {len(self.queue)}** by {self.score.replace('_', ' ')} "
+                            f"= {float(row[self.score]):.2f}")
+        if "suggested_label" in row and row["suggested_label"] in self.other.options:
+            self.other.value = row["suggested_label"]
+        if focus:
+            self.state.focus_on(cur)
+
+    def act(self, action: str):
+        """Apply one decision (or move) to the current object."""
+        cur = self.current
+        if action == "back":
+            self.position = max(0, self.position - 1)
+            return self._show()
+        if cur is None:
+            return
+        s = self.state
+        note = self.note.value or None
+        if action == "accept":
+            s.flag("mislabel", cur, proposed_label=str(s.row(cur)["suggested_label"]), note=note)
+        elif action == "label":
+            s.flag("mislabel", cur, proposed_label=self.other.value, note=note)
+        elif action in ("anomaly", "crossmatch", "fine"):
+            s.flag(action, cur, note=note)
+        elif action == "undo":
+            s.undo(cur)
+            return self._show()
+        self.note.value = ""
+        self.position += 1
+        self._show()
+
+    def _key(self, *_):
+        a = SHORTCUTS.get(self.keys.key)
+        if a == "label":
+            self.act("label")
+        elif a:
+            self.act(a)
+
+    def __panel__(self):
+        return pn.Column(
+            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.score, button_type="light"),
+                   sizing_mode="stretch_width"),
+            self.info, pn.Row(self.other, self.note, sizing_mode="stretch_width"), self.buttons,
+            pn.pane.Markdown("Keys: **a** accept suggested · **l** other label · **n** anomaly · "
+                             "**x** cross-match · **f** fine · **s**/→ skip · ← back · **u** undo"),
+            self.keys, sizing_mode="stretch_width")
