@@ -1,0 +1,140 @@
+"""ExplorerState: selection from bounds and lasso, filters, focus, flags -> state."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.state import ExplorerState, points_in_polygon
+from explorer.testing import MemoryFlagStore, fake_results
+
+
+@pytest.fixture
+def results():
+    ids = [f"o{i}" for i in range(40)]
+    labels = [("EW", "RRAB", "M", "SR")[i % 4] if i % 10 != 9 else None for i in range(40)]
+    return fake_results(ids, labels, seed=1)
+
+
+@pytest.fixture
+def state(results):
+    return ExplorerState(results, flag_store=MemoryFlagStore(valid_ids=results["id"]), user="tester")
+
+
+def test_points_in_polygon_square_and_triangle():
+    x = np.array([0.5, 1.5, 0.1, 0.9, -0.1])
+    y = np.array([0.5, 0.5, 0.8, 0.05, 0.5])
+    assert points_in_polygon(x, y, [0, 1, 1, 0], [0, 0, 1, 1]).tolist() == [True, False, True, True, False]
+    # triangle (0,0) (1,0) (0,1): (0.1, 0.8) inside, (0.9, 0.05) inside, (0.5, 0.5) on the edge-ish, (0.6,0.6) out
+    tri = points_in_polygon(np.array([0.1, 0.6, 0.2]), np.array([0.8, 0.6, 0.2]), [0, 1, 0], [0, 0, 1])
+    assert tri.tolist() == [True, False, True]
+
+
+def test_select_bounds_gives_exactly_the_points_inside(state, results):
+    rows = state.select_bounds((-1.0, -1.0, 1.0, 1.0))
+    x, y = results["umap_x"].to_numpy(), results["umap_y"].to_numpy()
+    expected = np.flatnonzero((x >= -1) & (x <= 1) & (y >= -1) & (y <= 1))
+    assert rows.tolist() == expected.tolist()
+    assert len(rows) > 0
+    assert state.selected_ids == results["id"].iloc[expected].tolist()
+    # reversed corners select the same
+    assert state.select_bounds((1.0, 1.0, -1.0, -1.0)).tolist() == expected.tolist()
+    assert len(state.select_bounds(None)) == 0
+
+
+def test_select_lasso_matches_bounds_for_a_rectangle(state):
+    box = state.select_bounds((2.0, -1.0, 6.0, 3.5)).tolist()
+    lasso = state.select_lasso(np.array([[2.0, -1.0], [6.0, -1.0], [6.0, 3.5], [2.0, 3.5]])).tolist()
+    assert lasso == box and len(box) > 0
+    assert len(state.select_lasso(np.array([[0, 0], [1, 1]]))) == 0
+
+
+def test_projection_changes_coordinates(state, results):
+    state.projection = "spectra"
+    x, _ = state.xy()
+    assert np.allclose(x, results["umap_x_spectra"].to_numpy())
+
+
+def test_filters_restrict_selection_and_frame(state, results):
+    state.select_bounds((-100, -100, 100, 100))
+    assert len(state.selection) == len(results)
+    state.class_filter = ["RRAB"]
+    frame = state.selected_frame()
+    assert set(frame["label"]) == {"RRAB"}
+    assert len(frame) == (results["label"] == "RRAB").sum()
+    state.class_filter = []
+    state.outlier_range = (0.5, 1.0)
+    frame = state.selected_frame()
+    assert (frame["outlier_score"] >= 0.5).all()
+    assert len(frame) == (results["outlier_score"] >= 0.5).sum()
+    state.outlier_range = (0.0, 1.0)
+    state.cluster_filter = [2]
+    assert set(state.selected_frame()["cluster"]) == {2}
+
+
+def test_select_cluster_and_ids(state, results):
+    rows = state.select_cluster(1)
+    assert (results["cluster"].to_numpy()[rows] == 1).all()
+    assert len(rows) == (results["cluster"] == 1).sum()
+    assert state.select_ids(["o3", "o1", "nope"]).tolist() == [1, 3]
+
+
+def test_focus(state):
+    state.focus_on("o5")
+    assert state.focus == "o5"
+    assert state.row()["id"] == "o5"
+    with pytest.raises(KeyError):
+        state.focus_on("missing")
+    state.focus_on(None)
+    assert state.focus is None and state.row() is None
+
+
+def test_flag_updates_state_and_store(state):
+    v0 = state.flags_version
+    state.focus_on("o7")
+    state.flag("anomaly", note="odd <script>")
+    assert state.flags == {"o7": "anomaly"}
+    assert state.flags_version > v0
+    status = state.flag_status()
+    assert status[7] == "anomaly" and (status[np.arange(40) != 7] == "none").all()
+    state.flag("mislabel", "o8", proposed_label="EW")
+    cur = state._store.current()
+    assert set(cur["id"]) == {"o7", "o8"}
+    assert cur.set_index("id").loc["o8", "proposed_label"] == "EW"
+    assert cur.set_index("id").loc["o7", "user"] == "tester"
+    assert "flag" in state.selected_frame().columns
+    state.undo("o7")
+    assert state.flags == {"o8": "mislabel"}
+    with pytest.raises(ValueError):
+        state.flag("bogus", "o1")
+
+
+def test_flag_many(state):
+    assert state.flag_many(["o1", "o2", "o3"], "subclass", subclass="C-rich") == 3
+    cur = state._store.current()
+    assert set(cur["subclass"]) == {"C-rich"}
+    assert {state.flags[i] for i in ("o1", "o2", "o3")} == {"subclass"}
+
+
+def test_without_store_flags_raise(results):
+    s = ExplorerState(results)
+    assert not s.has_store
+    with pytest.raises(RuntimeError):
+        s.flag("fine", "o1")
+
+
+def test_existing_flags_are_read_at_start(results):
+    store = MemoryFlagStore()
+    sid = store.start_session("someone")
+    store.add(sid, "o2", "fine")
+    s = ExplorerState(results, flag_store=store)
+    assert s.flags == {"o2": "fine"}
+
+
+def test_results_are_not_modified(results):
+    before = results.copy()
+    s = ExplorerState(results, flag_store=MemoryFlagStore())
+    s.select_bounds((-5, -5, 5, 5))
+    s.selected_frame()
+    s.flag("fine", "o1")
+    pd.testing.assert_frame_equal(results, before)

@@ -1,0 +1,312 @@
+"""The HoloViews objects and widgets the explorer's views build (no browser)."""
+from __future__ import annotations
+
+import io
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.sky import LightCurve, Spectrum
+from explorer.testing import MemoryFlagStore, make_fake_workspace
+
+hv.extension("bokeh", logo=False)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from explorer.data import load_workspace
+
+    sky, ws = make_fake_workspace(tmp_path_factory.mktemp("explorer"), n=40, seed=3)
+    d = load_workspace(sky, ws, reload=True)
+    d.flag_store = MemoryFlagStore(valid_ids=d.results["id"])
+    return d
+
+
+@pytest.fixture
+def views(data):
+    from explorer.app import build_views
+
+    data.flag_store.rows.clear()
+    return build_views(data, user="tester")
+
+
+def _lc(period=0.5, n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 300, n))
+    return LightCurve("x", t, 12 + 0.3 * np.sin(2 * np.pi * t / period), np.full(n, 0.01), "mag")
+
+
+def test_fold_phase_in_unit_interval():
+    from explorer.views.inspector import fold_phase
+
+    t = np.linspace(-10, 1000, 5000)
+    ph = fold_phase(t, 0.37)
+    assert ph.min() >= 0 and ph.max() < 1
+    assert fold_phase(np.array([0.0, 0.25, 1.0]), 1.0).tolist() == [0.0, 0.25, 0.0]
+    with pytest.raises(ValueError):
+        fold_phase(t, 0)
+
+
+def test_folded_plot_dimensions():
+    from explorer.views.inspector import folded_plot, raw_lightcurve_plot
+
+    lc = _lc()
+    folded = folded_plot(lc, 0.5)
+    scatter = folded.get(1)
+    assert isinstance(scatter, hv.Scatter) and isinstance(folded.get(0), hv.ErrorBars)
+    assert [d.name for d in scatter.kdims] == ["phase"] and [d.name for d in scatter.vdims] == ["value"]
+    ph = scatter.dimension_values("phase")
+    assert ph.min() >= 0 and ph.max() < 1 and len(ph) == len(lc)
+    raw = raw_lightcurve_plot(lc)
+    assert raw.get(1).kdims[0].name == "time"
+    assert [d.name for d in raw.get(0).vdims] == ["value", "error"]
+
+
+def test_periodogram_finds_the_period():
+    from explorer.views.inspector import periodogram, periodogram_plot
+
+    p, power = periodogram(_lc(period=0.5), 0.1, 5.0, n=4000)
+    assert abs(p[np.argmax(power)] - 0.5) < 0.01
+    plot = periodogram_plot(p, power, chosen=0.5)
+    assert isinstance(plot.get(0), hv.Curve) and isinstance(plot.get(1), hv.VLine)
+
+
+def test_spectrum_lines_marked():
+    from explorer.views.inspector import SPECTRAL_LINES, spectrum_plot
+
+    wl = np.linspace(3800, 9000, 500)
+    plot = spectrum_plot(Spectrum("x", wl, np.ones_like(wl), np.full_like(wl, 0.1)))
+    vlines = [e for e in plot if isinstance(e, hv.VLine)]
+    spans = [e for e in plot if isinstance(e, hv.VSpan)]
+    labels = [e for e in plot if isinstance(e, hv.Labels)][0]
+    texts = set(labels.dimension_values("text"))
+    assert {"H\u03b1", "H\u03b2", "Ca II K", "Ca II H", "Na D", "Ca II 8542"} <= texts
+    assert len(vlines) == len(texts) == len(SPECTRAL_LINES)  # every line is inside 3800-9000 except none
+    assert len(spans) >= 5  # TiO and C2 bands
+    # a red-only spectrum shows no blue lines
+    red = spectrum_plot(Spectrum("y", np.linspace(6000, 9000, 100), np.ones(100), np.ones(100)))
+    red_texts = set([e for e in red if isinstance(e, hv.Labels)][0].dimension_values("text"))
+    assert "Ca II K" not in red_texts and "H\u03b1" in red_texts
+
+
+def test_metadata_frame_and_votes_escape():
+    from explorer.views.inspector import metadata_frame, votes_html
+
+    ranges = pd.DataFrame({"q05": [1.0], "median": [2.0], "q95": [3.0]},
+                          index=pd.MultiIndex.from_tuples([("EW", "parallax")], names=["label", "column"]))
+    f = metadata_frame(pd.Series({"parallax": 5.0, "bp_rp": 1.0}), "EW", ranges, ["parallax", "bp_rp"])
+    assert f.set_index("column").loc["parallax", "outside"] != ""
+    assert f.set_index("column").loc["parallax", "class q95"] == 3.0
+    assert np.isnan(f.set_index("column").loc["bp_rp", "class q05"])
+    html_ = votes_html(pd.Series({"vote_photometry": "<b>EW</b>", "vote_photometry_prob": 0.9,
+                                  "suggested_label": "RRAB"}))
+    assert "<b>EW</b>" not in html_ and "&lt;b&gt;EW&lt;/b&gt;" in html_
+
+
+def test_map_builds_datashaded_pipeline(views):
+    from explorer.views.map import map_frame, shaded_map
+
+    state = views["state"]
+    for color in ("label", "cluster", "outlier_score", "flag"):
+        state.color_by = color
+        df = map_frame(state)
+        assert list(df.columns[:3]) == ["x", "y", "id"]
+        el = shaded_map(df, color, x_range=(-2, 15), y_range=(-2, 8), width=100, height=80)
+        assert isinstance(el, hv.RGB if color not in ("outlier_score",) else hv.Image)
+        assert el.kdims[0].name == "x" and el.kdims[1].name == "y"
+    state.color_by = "label"
+    assert str(map_frame(state)["label"].dtype) == "category"
+
+
+def test_map_legend_and_tools(views):
+    mv = views["map"]
+    plot = hv.renderer("bokeh").get_plot(mv._base * mv._marks)
+    tools = {type(t).__name__ for t in plot.state.tools}
+    assert {"BoxSelectTool", "LassoSelectTool", "TapTool"} <= tools
+    assert "EW" in mv.legend.object and "RRAB" in mv.legend.object
+
+
+def test_map_streams_select(views):
+    mv, state = views["map"], views["state"]
+    mv._bounds.event(bounds=(-1.5, -1.5, 1.5, 1.5))
+    assert len(state.selection) > 0
+    assert set(state.selected_frame()["label"].dropna()) == {"EW"}
+    assert len(views["table"].table.value) == len(state.selection)
+    mv._lasso.event(geometry=np.array([[2.0, -2], [6, -2], [6, 4], [2, 4]]))
+    assert set(state.selected_frame()["label"].dropna()) == {"RRAB"}
+    # a tap on a point focuses it
+    r = state.results.iloc[5]
+    mv._tap.event(x=r["umap_x"], y=r["umap_y"])
+    assert state.focus == r["id"]
+
+
+def test_highlight_marks_selection_and_focus(views):
+    from explorer.views.map import highlight_points, map_frame
+
+    state = views["state"]
+    df = map_frame(state)
+    ov = highlight_points(df, np.array([0, 1, 2]), focus_row=4)
+    sel, foc = ov.get(0), ov.get(1)
+    assert len(sel) == 3 and list(foc.dimension_values("id")) == [state.results["id"].iloc[4]]
+
+
+def test_table_click_focuses(views):
+    state, table = views["state"], views["table"]
+    state.select_ids(["s00003", "s00010"])
+    from types import SimpleNamespace
+    table._clicked(SimpleNamespace(row=1))
+    assert state.focus == "s00010"
+
+
+def test_inspector_draws_on_focus(views):
+    state, insp = views["state"], views["inspector"]
+    state.focus_on("s00001")  # RRAB, period ~0.55, has a spectrum
+    assert isinstance(insp._folded.object, hv.Overlay)
+    ph = insp._folded.object.get(1).dimension_values("phase")
+    assert ph.min() >= 0 and ph.max() < 1
+    assert insp.period == pytest.approx(views["state"]._store and insp.period)
+    p0 = insp.period
+    insp._scale(2.0)
+    assert insp.period == pytest.approx(2 * p0)
+    insp._scale(0.5)
+    assert any(isinstance(e, hv.VLine) for e in insp._spec.object)
+    assert "s00001" in insp._title.object
+    assert set(insp._meta.value["column"]) >= {"period", "parallax"}
+    # neighbours: core.analysis.similar needs an index this fake workspace lacks -> a clear message
+    assert insp._neigh.objects
+
+
+def test_inspector_neighbours_with_fake_similar(views, monkeypatch):
+    import core.analysis
+
+    def fake_similar(ws, oid, k=10, *, modality="fused", target=None):
+        return pd.DataFrame({"rank": [1, 2], "id": ["s00002", "s00006"], "label": ["M", "M"],
+                             "similarity": [0.9, 0.8], "distance": [0.1, 0.2]})
+
+    monkeypatch.setattr(core.analysis, "similar", fake_similar)
+    state, insp = views["state"], views["inspector"]
+    state.focus_on("s00002")
+    import panel as pn
+    buttons = [w for row in insp._neigh for w in row if isinstance(w, pn.widgets.Button)]
+    assert [b.name for b in buttons] == ["s00002", "s00006"]
+    buttons[1].clicks += 1
+    assert state.focus == "s00006"
+
+
+def test_missing_similar_is_reported(monkeypatch):
+    from explorer.views.inspector import call_optional
+
+    res, err = call_optional("core.analysis", "no_such_function")
+    assert res is None and "not available" in err
+
+
+def test_cluster_composition(views):
+    from explorer.views.clusters import cluster_composition, composition_bars
+
+    res = views["state"].results
+    comp = cluster_composition(res)
+    assert set(comp["cluster"]) == set(res["cluster"])
+    assert comp["size"].sum() == len(res)
+    assert comp.set_index("cluster").loc[0, "majority"] == "EW"
+    bars = composition_bars(res)
+    assert [d.name for d in bars.kdims] == ["cluster", "label"]
+    from types import SimpleNamespace
+    cv = views["clusters"]
+    cv._clicked(SimpleNamespace(row=0))
+    c = int(cv.table.value["cluster"].iloc[0])
+    assert (res["cluster"].to_numpy()[views["state"].selection] == c).all()
+
+
+def test_review_queue_and_decisions(views):
+    from explorer.views.review import review_queue
+
+    res = views["state"].results
+    q = review_queue(res, "mislabel_score", {})
+    scores = res.set_index("id").loc[q, "mislabel_score"].to_numpy()
+    assert (np.diff(scores) <= 0).all() and np.isfinite(scores).all()
+    assert q[0] not in review_queue(res, "mislabel_score", {q[0]: "fine"})
+    rv, state = views["review"], views["state"]
+    rv.rebuild()
+    first = rv.current
+    assert state.focus == first
+    rv.keys.key, rv.keys.count = "a", rv.keys.count + 1  # keyboard: accept suggested
+    assert state.flags[first] == "mislabel"
+    cur = state._store.current().set_index("id")
+    assert cur.loc[first, "proposed_label"] == res.set_index("id").loc[first, "suggested_label"]
+    second = rv.current
+    rv.act("skip")
+    assert second not in state.flags and rv.current != second
+    rv.act("anomaly")
+    assert "anomaly" in state.flags.values()
+    rv.rebuild()
+    assert first not in rv.queue
+
+
+def test_flags_view_escapes_and_exports(views):
+    fv, state = views["flags"], views["state"]
+    state.focus_on("s00004")
+    fv.note.value = "<img src=x onerror=alert(1)>"
+    fv.flag("anomaly")
+    frame = fv.table.value
+    assert frame.loc[0, "note"].startswith("&lt;img")
+    for fmt in ("csv", "ecsv", "votable"):
+        fv.export_format = fmt
+        payload = fv._export()
+        assert isinstance(payload, io.BytesIO)
+        assert b"s00004" in payload.getvalue()
+    assert fv.download.filename == "flags.xml"
+    fv.export_format = "csv"
+    rows = pd.read_csv(fv._export())
+    assert rows["id"].tolist() == ["s00004"] and rows["kind"].tolist() == ["anomaly"]
+
+
+def test_subclasses_view_with_fake(views, monkeypatch):
+    import core.analysis
+    from core.analysis.subclasses import SubclassResult, Subgroup
+
+    ids = views["state"].results.query("label == 'M'")["id"].tolist()
+
+    def fake(ws, label="M", *, sky=None, **kw):
+        a = pd.DataFrame({"id": ids, "subgroup": [i % 2 for i in range(len(ids))],
+                          "x": np.arange(len(ids), dtype=float), "y": np.zeros(len(ids))})
+        eff = pd.DataFrame({"column": ["bp_rp"], "cohens_d": [1.5], "mean_in": [1.0], "mean_out": [0.5]})
+        groups = [Subgroup(g, int((a.subgroup == g).sum()), eff, np.linspace(0, 1, 10), np.zeros(10), 3,
+                           np.linspace(4000, 9000, 20), np.ones(20), 2) for g in (0, 1)]
+        return SubclassResult(label, a, groups)
+
+    monkeypatch.setattr(core.analysis, "subclasses", fake)
+    sv = views["subclasses"]
+    sv.label.value = "M"
+    sv.compute()
+    assert sv.group.options == [0, 1]
+    sv.group.value = 1
+    sv.tag.value = "C-rich"
+    sv.tag_group()
+    members = ids[1::2]
+    assert {views["state"].flags[i] for i in members} == {"subclass"}
+    cur = views["state"]._store.current().set_index("id")
+    assert set(cur.loc[members, "subclass"]) == {"C-rich"}
+
+
+def test_data_loaded_once(data):
+    from explorer.data import load_workspace
+
+    assert load_workspace(data.sky_path, data.workspace_path) is data
+
+
+def test_serve_command_binds_localhost(tmp_path):
+    import argparse
+
+    from core.cli import serve
+
+    (tmp_path / "sky").mkdir()
+    args = argparse.Namespace(sky=str(tmp_path / "sky"), workspace=None, port=5099, address="127.0.0.1", show=False)
+    cmd = serve.command(args)
+    assert cmd[cmd.index("--address") + 1] == "127.0.0.1"
+    assert cmd[-4:] == ["--sky", str(tmp_path / "sky"), "--workspace", str(tmp_path / "sky-workspace")]
+    from core.errors import AstroM3Error
+    with pytest.raises(AstroM3Error):
+        serve.command(argparse.Namespace(sky=str(tmp_path / "nope"), workspace=None, port=1, address="127.0.0.1",
+                                         show=False))
