@@ -460,7 +460,7 @@ def _stratified_fraction(labels: np.ndarray, fraction: float, rng: np.random.Gen
 def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1.0, pretrained=None,
              seed: int = 0, preset: str = "cpu", split_seed: int | None = None, epochs: int = 10,
              patience: int = 5, lr: float = 1e-3, batch_size: int = 128, max_per_split: int = 0,
-             device=None, **overrides) -> dict:
+             device=None, config=None, **overrides) -> dict:
     """Train a classifier on one modality (or ``'all'``, fused) and score it on the test split.
 
     Parameters
@@ -483,6 +483,8 @@ def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1
     epochs, patience, lr, batch_size : training settings (early stopping on validation accuracy).
     max_per_split : int
         If > 0, at most this many objects of each split (seeded), to keep CPU benchmarks short.
+    config : ModelConfig, optional
+        From scratch: use this config instead of ``preset`` (e.g. a checkpoint's, for a fair comparison).
 
     Returns
     -------
@@ -512,7 +514,7 @@ def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1
         split_seed = loaded.seed if split_seed is None else split_seed
         vf, tf = cfg.train.val_fraction, cfg.train.test_fraction
     else:
-        cfg = get_preset(preset, **overrides)
+        cfg = config if config is not None else get_preset(preset, **overrides)
         split_seed = seed if split_seed is None else split_seed
         vf, tf = cfg.train.val_fraction, cfg.train.test_fraction
         mods = sky_modalities(sky)
