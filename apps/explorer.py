@@ -7,7 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from explorer.app import build_app
+# `panel serve` puts apps/ on sys.path, where this file would shadow the `explorer` package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if not hasattr(sys.modules.get("explorer"), "__path__"):
+    sys.modules.pop("explorer", None)
+
+from explorer.app import build_app  # noqa: E402
 
 
 def _paths(argv):

@@ -85,11 +85,12 @@ def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer"):
 
     Returns
     -------
-    panel.template.FastListTemplate
+    panel.template.BootstrapTemplate
     """
     _extensions()
-    tmpl = pn.template.FastListTemplate(title=title, sidebar_width=260, theme_toggle=False,
-                                        accent="#0072B2", main_layout=None)
+    # BootstrapTemplate: every resource is served locally (the Fast templates fetch Google fonts).
+    tmpl = pn.template.BootstrapTemplate(title=title, sidebar_width=280,
+                                         header_background="#0072B2", collapsed_sidebar=False)
     holder = pn.Column(sizing_mode="stretch_width")
     tmpl.main.append(holder)
 

@@ -100,10 +100,10 @@ def highlight_points(df: pd.DataFrame, rows, focus_row=None):
     """Overlay of the selected points (outlined) and the focused object (a large marker)."""
     sel = df.loc[df.index.intersection(rows)] if len(rows) and len(rows) <= 20000 else df.iloc[:0]
     selected = hv.Points(sel, kdims=["x", "y"], vdims=["id"], label="selected").opts(
-        color="none", line_color="#000000", line_width=1, size=6, alpha=0.9)
+        fill_alpha=0, line_color="#000000", line_width=1, size=6, show_legend=False)
     foc = df.loc[df.index.intersection([focus_row])] if focus_row is not None else df.iloc[:0]
     focused = hv.Points(foc, kdims=["x", "y"], vdims=["id"], label="focus").opts(
-        marker="star", size=22, color="#000000", line_color="#ffffff", line_width=2)
+        marker="star", size=22, color="#000000", line_color="#ffffff", line_width=2, show_legend=False)
     return selected * focused
 
 
@@ -152,7 +152,7 @@ class MapView(pn.viewable.Viewer):
         self._count = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._plot = pn.pane.HoloViews(
             (self._base * self._hover * self._marks).opts(
-                hv.opts.Overlay(responsive=True, min_height=380, toolbar="above")),
+                hv.opts.Overlay(responsive=True, min_height=380, toolbar="above", show_legend=False)),
             sizing_mode="stretch_both", min_height=400, linked_axes=False)
         s.param.watch(self._recolor, ["color_by", "projection", "flags_version"])
         s.param.watch(self._mark, ["selection", "focus"])
