@@ -460,7 +460,7 @@ def _stratified_fraction(labels: np.ndarray, fraction: float, rng: np.random.Gen
 def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1.0, pretrained=None,
              seed: int = 0, preset: str = "cpu", split_seed: int | None = None, epochs: int = 10,
              patience: int = 5, lr: float = 1e-3, batch_size: int = 128, max_per_split: int = 0,
-             device=None, config=None, **overrides) -> dict:
+             min_epoch_objects: int = 1000, device=None, config=None, **overrides) -> dict:
     """Train a classifier on one modality (or ``'all'``, fused) and score it on the test split.
 
     Parameters
@@ -483,6 +483,10 @@ def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1
     epochs, patience, lr, batch_size : training settings (early stopping on validation accuracy).
     max_per_split : int
         If > 0, at most this many objects of each split (seeded), to keep CPU benchmarks short.
+    min_epoch_objects : int
+        An epoch passes over the (possibly small) labelled training set as many times as needed to
+        see at least this many objects, so 10% of the labels gets as many optimisation steps per
+        epoch as 100% (otherwise tiny label sets stop after a handful of steps).
     config : ModelConfig, optional
         From scratch: use this config instead of ``preset`` (e.g. a checkpoint's, for a fair comparison).
 
@@ -575,7 +579,8 @@ def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1
     best, best_state, bad, n_ep = -1.0, None, 0, 0
     for epoch in range(epochs):
         clf.train()
-        perm = rng.permutation(tr.keep)
+        reps = max(1, math.ceil(min_epoch_objects / max(len(tr.keep), 1)))
+        perm = np.concatenate([rng.permutation(tr.keep) for _ in range(reps)])
         for s in range(0, len(perm), batch_size):
             idx = perm[s:s + batch_size]
             if len(idx) < 2:

@@ -143,14 +143,14 @@ def test_cli_errors_exit_2(toy, tmp_path, capsys):
 def test_finetune_pretrained_and_scratch(toy, capsys):
     sky, ws = toy
     rc = main(["finetune", str(sky), "--workspace", str(ws), "--modality", "metadata", "--labels", "0.5",
-               "--epochs", "15"])
+               "--epochs", "2"])
     assert rc == 0 and "test accuracy" in capsys.readouterr().out
     m = finetune(sky, workspace=ws, modality="all", label_fraction=1.0, pretrained=None, preset="tiny",
-                 seed=0, epochs=15)
+                 seed=0, epochs=15, min_epoch_objects=0)
     assert m["init"] == "scratch" and m["n_test"] > 0
     assert m["test_accuracy"] > 0.6          # three well separated classes; chance is ~0.33
     p = finetune(sky, workspace=ws, modality="photometry", label_fraction=0.5, pretrained=ws / "model.pt",
-                 seed=0, epochs=3)
+                 seed=0, epochs=3, min_epoch_objects=0)
     assert p["init"] == "pretrained" and p["n_train"] < m["n_train"]
     with pytest.raises(AstroM3Error, match="unknown modality"):
         finetune(sky, workspace=ws, modality="radio")
