@@ -229,7 +229,8 @@ class Inspector(pn.viewable.Viewer):
         half.on_click(lambda e: self._scale(0.5))
         double.on_click(lambda e: self._scale(2.0))
         best.on_click(lambda e: self._best())
-        self._period_input = pn.widgets.FloatInput.from_param(self.param.period, name="Period (d)", width=130)
+        self._period_input = pn.widgets.FloatInput.from_param(self.param.period, name="Period (d)", width=130,
+                                                                css_classes=["period-input"])
         self._pg_tap = hv.streams.Tap()
         self._pg_tap.param.watch(self._pg_clicked, ["x"])
         self._period_row = pn.Row(self._period_input, half, double, best, sizing_mode="stretch_width")

@@ -153,7 +153,7 @@ class MapView(pn.viewable.Viewer):
         self._plot = pn.pane.HoloViews(
             (self._base * self._hover * self._marks).opts(
                 hv.opts.Overlay(responsive=True, min_height=380, toolbar="above", show_legend=False)),
-            sizing_mode="stretch_both", min_height=400, linked_axes=False)
+            sizing_mode="stretch_both", min_height=400, linked_axes=False, css_classes=["map-plot"])
         s.param.watch(self._recolor, ["color_by", "projection", "flags_version"])
         s.param.watch(self._mark, ["selection", "focus"])
 

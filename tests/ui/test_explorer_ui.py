@@ -1,0 +1,135 @@
+"""Real-browser tests of the explorer (Chromium via Playwright, `panel serve` on 127.0.0.1)."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.ui
+
+NEEDS_FLAGS = pytest.mark.skipif(importlib.util.find_spec("core.flags") is None,
+                                 reason="core.flags is not available yet")
+IGNORED_CONSOLE = ("GL Driver Message", "WebGL")
+
+
+def open_app(page, url):
+    page.goto(url)
+    page.wait_for_selector(".bk-Canvas canvas, canvas", timeout=60000)
+    page.wait_for_timeout(800)
+
+
+def map_box(page):
+    """Bounding box of the map pane (toolbar above, axes left and below)."""
+    return page.locator(".map-plot").first.bounding_box()
+
+
+def box_select(page, x0f=0.12, y0f=0.12, x1f=0.98, y1f=0.85):
+    page.locator("[title='Box Select']").first.click()
+    b = map_box(page)
+    page.mouse.move(b["x"] + b["width"] * x0f, b["y"] + b["height"] * y0f)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] * (x0f + x1f) / 2, b["y"] + b["height"] * (y0f + y1f) / 2, steps=5)
+    page.mouse.move(b["x"] + b["width"] * x1f, b["y"] + b["height"] * y1f, steps=5)
+    page.mouse.up()
+
+
+def wait_selected(page):
+    try:
+        page.get_by_text(re.compile(r"^[1-9][0-9,]* selected$")).first.wait_for(timeout=15000)
+    except Exception:
+        page.screenshot(path="/tmp/ui_fail.png")
+        raise
+
+
+def selected_count(page) -> int:
+    txt = page.get_by_text(re.compile(r"selected$")).first.inner_text(timeout=10000)
+    return int(txt.split()[0].replace(",", ""))
+
+
+def focus_first_row(page) -> str:
+    cell = page.locator(".selection-table .tabulator-row .tabulator-cell[tabulator-field='id']").first
+    cell.wait_for(timeout=10000)
+    oid = cell.inner_text().strip()
+    cell.click()
+    page.locator(".inspector-title").get_by_text(oid).first.wait_for(timeout=15000)
+    return oid
+
+
+def test_page_loads_without_console_errors(served, page):
+    open_app(page, served["url"])
+    page.get_by_text("Review queue").first.wait_for()
+    errors = [e for e in page.errors if not any(s in e for s in IGNORED_CONSOLE)]
+    assert errors == []
+    page.screenshot(path="benchmarks/results/explorer_start.png")
+
+
+def test_box_select_fills_table(served, page):
+    open_app(page, served["url"])
+    box_select(page)
+    wait_selected(page)
+    n = selected_count(page)
+    assert 0 < n <= 200
+    rows = page.locator(".selection-table .tabulator-row")
+    rows.first.wait_for(timeout=10000)
+    assert rows.count() >= min(n, 15) - 1
+    page.screenshot(path="benchmarks/results/explorer_map.png")
+
+
+def test_focus_shows_folded_lightcurve_and_spectrum(served, page):
+    open_app(page, served["url"])
+    box_select(page)
+    wait_selected(page)
+    oid = focus_first_row(page)
+    page.locator(".folded-lc canvas").first.wait_for(timeout=15000)
+    page.locator(".spectrum canvas").first.wait_for(timeout=15000)
+    period = float(page.locator(".period-input input").first.input_value())
+    truth = pd.read_parquet(served["sky"] / "objects.parquet").set_index("id").loc[oid, "period"]
+    assert period == pytest.approx(truth, rel=1e-6)
+    page.locator(".folded-lc").first.scroll_into_view_if_needed()
+    page.screenshot(path="benchmarks/results/explorer_inspector.png", full_page=True)
+
+
+@NEEDS_FLAGS
+def test_flag_survives_reload_and_exports(served, page, tmp_path):
+    open_app(page, served["url"])
+    box_select(page)
+    wait_selected(page)
+    oid = focus_first_row(page)
+    page.locator(".flag-anomaly button").first.click()
+    page.locator(".selection-table").get_by_text("anomaly").first.wait_for(timeout=10000)
+    page.reload()
+    open_app(page, served["url"])
+    page.get_by_role("tab", name="Flags & export").click()
+    page.locator(".flags-table").get_by_text(oid).first.wait_for(timeout=15000)
+    page.screenshot(path="benchmarks/results/explorer_flags.png")
+    with page.expect_download(timeout=20000) as dl:
+        page.locator(".flags-export").locator("a, button").first.click()
+    path = tmp_path / "flags.csv"
+    dl.value.save_as(path)
+    rows = pd.read_csv(path)
+    assert oid in rows["id"].astype(str).tolist()
+    assert rows.set_index(rows["id"].astype(str)).loc[oid, "kind"] == "anomaly"
+
+
+@NEEDS_FLAGS
+def test_review_keyboard_decides(served, page):
+    open_app(page, served["url"])
+    page.locator(".review-skip button").first.click()  # start the queue: focuses its second suspect
+    info = page.locator(".review-info").first
+    info.get_by_text(re.compile(r"^2 /")).wait_for(timeout=10000)
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("f")
+    info.get_by_text(re.compile(r"^3 /")).wait_for(timeout=10000)
+
+
+def test_narrow_window(served, playwright_browser):
+    ctx = playwright_browser.new_context(viewport={"width": 420, "height": 900})
+    pg = ctx.new_page()
+    open_app(pg, served["url"])
+    width = pg.evaluate("() => document.documentElement.scrollWidth")
+    pg.screenshot(path="benchmarks/results/explorer_narrow.png", full_page=False)
+    ctx.close()
+    assert width <= 460
