@@ -154,3 +154,17 @@ def test_finetune_pretrained_and_scratch(toy, capsys):
     assert p["init"] == "pretrained" and p["n_train"] < m["n_train"]
     with pytest.raises(AstroM3Error, match="unknown modality"):
         finetune(sky, workspace=ws, modality="radio")
+
+
+def test_simulated_mini_sky_trains_and_embeds(tmp_path):
+    """The real simulator's sky (3 modalities, AstroM3 columns) through train and embed."""
+    simulate = pytest.importorskip("core.simulate")
+    sky = simulate.simulate_sky(150, 0, out=tmp_path / "sim")
+    assert main(["train", str(sky), "--workspace", str(tmp_path / "ws"), "--preset", "tiny", "--epochs", "3"]) == 0
+    m = load_checkpoint(tmp_path / "ws" / "model.pt", sky)
+    assert m.modalities == ["photometry", "spectra", "metadata"]
+    assert "log_period" in m.preprocessor.metadata.features and "cos_l" in m.preprocessor.metadata.features
+    assert m.history[-1]["train_loss"] < m.history[0]["train_loss"]
+    assert main(["embed", str(sky), "--workspace", str(tmp_path / "ws")]) == 0
+    df = pd.read_parquet(tmp_path / "ws" / "embeddings.parquet")
+    assert len(df) == 150 and df["emb_fused"].notna().all()
