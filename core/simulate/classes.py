@@ -207,13 +207,15 @@ def draw_params(kind: str, k: int, rng: np.random.Generator, subclass: np.ndarra
         p["teff"] = rng.normal(6000, 500, k)
         p["logg"] = np.full(k, 0.8)
         p["m_v"] = rng.normal(-4.5, 0.5, k)
-        p["carbon"] = u(0.8, 1.5)
+        p["carbon"] = u(0.3, 0.6)
         p["dust"] = u(1.0, 2.0)
         p["feh"] = np.full(k, -0.5)
         p["hz"] = np.full(k, 600.0)
     elif kind == "microlensing":
         p["period"] = u(10, 60)       # Einstein time (days)
-        p["amp"] = u(0.05, 0.5)       # impact parameter u0
+        p["shape2"] = u(0.05, 0.5)    # impact parameter u0
+        u0 = p["shape2"]
+        p["amp"] = 2.5 * np.log10((u0**2 + 2) / (u0 * np.sqrt(u0**2 + 4)))  # peak brightening (mag)
         p["teff"] = rng.normal(4800, 400, k)
         p["logg"] = np.full(k, 2.5)
         p["m_v"] = rng.normal(0.8, 0.5, k)
@@ -331,7 +333,7 @@ def light_curve(kind: str, t: np.ndarray, p: dict, rng: np.random.Generator) -> 
     if kind == "ROT":
         tau = p["shape2"]
         amod = np.clip(0.65 + 0.35 * np.sin(2 * np.pi * t / tau + 6.28 * p["t0"]) + 0.2 * _random_walk(t, tau, rng), 0.1, 1.5)
-        drift = 0.5 * _random_walk(t, tau, rng)
+        drift = 0.25 * _random_walk(t, tau, rng)
         ph = 2 * np.pi * (t - t[0]) / P + drift
         return 0.5 * A * amod * (np.cos(ph) + p["shape1"] * np.cos(2 * ph + 1.0))
     if kind == "yso_dipper":
@@ -352,7 +354,7 @@ def light_curve(kind: str, t: np.ndarray, p: dict, rng: np.random.Generator) -> 
             m = m + p["amp"] * rng.uniform(0.6, 1.0) * prof
         return m
     if kind == "microlensing":
-        tE, u0 = P, p["amp"]
+        tE, u0 = P, p["shape2"]
         tpk = t[0] + p["shape1"] * (t[-1] - t[0])
         u = np.sqrt(u0**2 + ((t - tpk) / tE) ** 2)
         mag = (u**2 + 2) / (u * np.sqrt(u**2 + 4))

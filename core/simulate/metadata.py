@@ -30,13 +30,16 @@ EXT = {"G": 0.83, "BP": 1.08, "RP": 0.63, "J": 0.28, "H": 0.18, "K": 0.12, "W1":
        "W3": 0.03, "W4": 0.02}
 
 
-def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), max_rounds=400):
+def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), amp=None, max_rounds=400):
     """Draw Galactic positions so each star's mean V lies within ``vlim``.
 
     Parameters
     ----------
     m_v, hz, halo : arrays (n,)
         Absolute V magnitude, disk scale height (pc; negative = bulge), halo flag.
+    amp : array (n,), optional
+        V amplitude; faint stars are kept with a probability that grows with amplitude / noise
+        (a survey's detection efficiency).
     rng : numpy.random.Generator
 
     Returns
@@ -81,6 +84,9 @@ def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), max_rounds=400):
         a = np.where(bulge, rng.uniform(1.0, 3.0, k), a)
         v = mv + 5 * np.log10(dd / 10) + a
         ok = (rng.random(k) < w) & (v > vlim[0]) & (v < vlim[1])
+        if amp is not None:  # a variable is only catalogued when its amplitude stands out of the noise
+            noise = np.sqrt(0.01**2 + (0.02 * 10 ** (0.32 * (v - 13.0))) ** 2)
+            ok &= rng.random(k) < np.clip(amp[todo] / (8 * noise), 0, 1) ** 1.5
         if rnd == max_rounds - 1:
             ok[:] = True
         idx = todo[ok]
@@ -139,16 +145,19 @@ def catalogue(p: dict, pos: dict, vmean: np.ndarray, amp: np.ndarray, rng) -> di
         "phot_bp_mean_mag": bp, "e_phot_bp_mean_mag": np.hypot(e(0.001, bp, 14, 0.4), 1.2 * var),
         "phot_rp_mean_mag": rp, "e_phot_rp_mean_mag": np.hypot(e(0.0008, rp, 13, 0.4), 0.8 * var),
         "bp_rp": bprp,
-        "j_mag": j, "e_j_mag": e(0.022, j, 12, 0.35), "h_mag": h, "e_h_mag": e(0.025, h, 11.5, 0.35),
-        "k_mag": k, "e_k_mag": e(0.022, k, 11, 0.35),
-        "w1_mag": w1, "e_w1_mag": e(0.023, w1, 11, 0.3), "w2_mag": w2, "e_w2_mag": e(0.021, w2, 10.5, 0.35),
-        "w3_mag": w3, "e_w3_mag": e(0.02, w3, 8.5, 0.45), "w4_mag": w4, "e_w4_mag": np.minimum(e(0.05, w4, 7, 0.45), 0.6),
+        "j_mag": j, "e_j_mag": np.minimum(e(0.022, j, 13, 0.25), 0.3),
+        "h_mag": h, "e_h_mag": np.minimum(e(0.025, h, 12.5, 0.25), 0.3),
+        "k_mag": k, "e_k_mag": np.minimum(e(0.022, k, 12, 0.25), 0.35),
+        "w1_mag": w1, "e_w1_mag": np.minimum(e(0.023, w1, 12.5, 0.3), 0.3),
+        "w2_mag": w2, "e_w2_mag": np.minimum(e(0.021, w2, 12, 0.3), 0.4),
+        "w3_mag": w3, "e_w3_mag": np.minimum(e(0.02, w3, 9.5, 0.4), 0.5),
+        "w4_mag": w4, "e_w4_mag": np.minimum(e(0.05, w4, 6.5, 0.4), 0.6),
         "j_k": j - k, "w1_w2": w1 - w2, "w3_w4": w3 - w4,
     }
     # astrometry
     ruwe = np.clip(rng.lognormal(0.0, 0.08, n) + p["ruwe_extra"] * rng.exponential(1.0, n), 0.75, 30)
     plx_true = 1000.0 / d
-    plx_err = np.sqrt(0.02**2 + (0.04 * 10 ** (0.2 * (g - 17))) ** 2) * np.sqrt(ruwe)
+    plx_err = np.sqrt(0.015**2 + (0.07 * 10 ** (0.2 * (g - 17))) ** 2) * np.sqrt(ruwe)
     plx = plx_true + plx_err * rng.standard_normal(n) - 0.017
     sig_v = np.where(p["halo"] > 0, 130.0, np.where(giant, 35.0, 25.0))
     vt_l = rng.normal(0, sig_v) - np.where(p["halo"] > 0, 200.0, 10.0) * np.cos(np.deg2rad(pos["l"]))

@@ -59,11 +59,11 @@ def _draw_all(plan: pd.DataFrame, rng) -> pd.DataFrame:
     df = pd.DataFrame(cols)
     bright = np.isin(kinds, ["M", "rcrb_fade"])
     pos = {}
-    for mask, vlim in ((bright, (8.5, 14.5)), (~bright, (9.5, 16.3))):
+    for mask, vlim in ((bright, (8.5, 14.0)), (~bright, (9.5, 16.0))):
         rows = np.flatnonzero(mask)
         if len(rows):
             got = metadata.place(df["m_v"].to_numpy()[rows], df["hz"].to_numpy()[rows],
-                                 df["halo"].to_numpy()[rows], rng, vlim=vlim)
+                                 df["halo"].to_numpy()[rows], rng, vlim=vlim, amp=df["amp"].to_numpy()[rows])
             for k, v in got.items():
                 pos.setdefault(k, np.zeros(n))[rows] = v
     for k, v in pos.items():
