@@ -1,0 +1,159 @@
+"""The AstroM3 dataset in its published parquet form (Hugging Face ``AstroMLCore/AstroM3Dataset``).
+
+One row per object: ``photometry`` (N x 3: time, flux, flux_err), ``spectra`` (M x 3: wavelength,
+flux, flux_err), metadata (either a ``metadata`` struct holding ``meta_cols`` and ``photo_cols``
+structs, or the same names as flat columns), ``label`` (a class name, or an integer index into
+``label_names``) and an id column (``id``, ``name`` or ``source_id``; the row number otherwise).
+
+The (N, 3) arrays may be nested lists (list of 3-lists), a flat list of length 3N (row-major), or
+three parallel lists (3 x N). Objects with an empty photometry or spectrum have that modality
+missing. SRC is a parquet file or a directory of them (e.g. train/val/test splits: a ``split``
+column records which).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core import schema
+from core.errors import AstroM3Error, SkyValidationError
+from core.io._common import data_files, warn_dropped
+
+ID_COLUMNS = ("id", "name", "source_id", "object_id")
+BATCH = 512
+
+
+def as_n3(value, path: Path, column: str, oid: str) -> np.ndarray:
+    """An (N, 3) float array from nested lists, a flat 3N list or 3 parallel lists."""
+    if value is None:
+        return np.empty((0, 3))
+    try:
+        if len(value) and isinstance(value[0], (list, tuple, np.ndarray)):
+            arr = np.asarray([np.asarray(v, dtype=np.float64) for v in value], dtype=np.float64)
+        else:
+            arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise SkyValidationError(path, f"not an (N, 3) numeric array ({exc})", column=column, ids=[oid]) from None
+    if arr.ndim == 1:
+        if arr.size % 3:
+            raise SkyValidationError(path, f"flat list of length {arr.size} is not a multiple of 3",
+                                     column=column, ids=[oid], expected="(N, 3) rows of time/flux/flux_err")
+        arr = arr.reshape(-1, 3)
+    elif arr.ndim == 2 and arr.shape[1] != 3 and arr.shape[0] == 3:
+        arr = arr.T
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise SkyValidationError(path, f"shape {arr.shape}", column=column, ids=[oid], expected="(N, 3)")
+    return arr
+
+
+def _clean(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    ok = np.isfinite(arr).all(axis=1) & (arr[:, 2] >= 0)
+    arr = arr[ok]
+    arr = arr[np.argsort(arr[:, 0], kind="stable")]
+    return arr, int((~ok).sum())
+
+
+def _flatten_metadata(table: pa.Table) -> pd.DataFrame:
+    """Metadata columns as a flat DataFrame (from a nested ``metadata`` struct or flat columns)."""
+    wanted = (*schema.METADATA_COLUMNS, *schema.PHOTO_COLUMNS)
+    out = {}
+    if "metadata" in table.column_names:
+        meta = table.column("metadata").to_pylist()
+        for group in ("meta_cols", "photo_cols", None):
+            for row_i, m in enumerate(meta):
+                src = (m or {}).get(group) if group else (m or {})
+                if not isinstance(src, dict):
+                    continue
+                for k, v in src.items():
+                    if k in wanted and not isinstance(v, dict):
+                        out.setdefault(k, [np.nan] * len(meta))[row_i] = np.nan if v is None else float(v)
+    for k in wanted:
+        if k in table.column_names:
+            out[k] = pd.to_numeric(pd.Series(table.column(k).to_pylist()), errors="coerce").to_numpy(float)
+    return pd.DataFrame({k: out[k] for k in wanted if k in out})
+
+
+def read(src: Path, writer, *, label_names=None, **_) -> None:
+    """Read AstroM3 parquet file(s) into ``writer``.
+
+    Parameters
+    ----------
+    label_names : sequence of str, optional
+        Class names for integer labels (index -> name). Required when labels are integers.
+    """
+    files = data_files(Path(src), ("*.parquet", "**/*.parquet"), "AstroM3 parquet")
+    if isinstance(label_names, str):
+        label_names = [s.strip() for s in label_names.split(",")]
+    objects, seen, n_dropped = [], {}, 0
+    for f in files:
+        try:
+            pf = pq.ParquetFile(f)
+        except Exception as exc:
+            raise SkyValidationError(f, f"cannot be read as parquet ({type(exc).__name__}: {exc})") from None
+        names = pf.schema_arrow.names
+        for col in ("photometry", "spectra", "label"):
+            if col not in names:
+                raise SkyValidationError(f, "missing required column", column=col,
+                                         expected="columns photometry, spectra, label, metadata and an id")
+        id_col = next((c for c in ID_COLUMNS if c in names), None)
+        split = f.stem if len(files) > 1 else None
+        row0 = 0
+        for batch in pf.iter_batches(batch_size=BATCH):
+            table = pa.Table.from_batches([batch])
+            n = len(table)
+            ids = ([str(v) for v in table.column(id_col).to_pylist()] if id_col
+                   else [f"{split + ':' if split else ''}{row0 + i}" for i in range(n)])
+            if id_col and any(v is None for v in table.column(id_col).to_pylist()):
+                rows = [row0 + i for i, v in enumerate(table.column(id_col).to_pylist()) if v is None]
+                raise SkyValidationError(f, "null id", column=id_col, rows=rows)
+            labels = []
+            for i, lab in enumerate(table.column("label").to_pylist()):
+                if lab is None or isinstance(lab, str):
+                    labels.append(lab)
+                elif label_names is None:
+                    raise SkyValidationError(f, "integer labels need class names", column="label", ids=[ids[i]],
+                                             expected="string labels, or label_names (--label-names EW,SR,...)")
+                elif not 0 <= int(lab) < len(label_names):
+                    raise SkyValidationError(f, f"label index {lab} out of range", column="label", ids=[ids[i]],
+                                             expected=f"0..{len(label_names) - 1}")
+                else:
+                    labels.append(label_names[int(lab)])
+            meta = _flatten_metadata(table)
+            meta.insert(0, "label", labels)
+            meta.insert(0, "id", ids)
+            if split:
+                meta["split"] = split
+            lc_rows, sp_rows = [], []
+            for i, (ph, sp) in enumerate(zip(table.column("photometry").to_pylist(),
+                                             table.column("spectra").to_pylist())):
+                oid = ids[i]
+                if oid in seen:
+                    raise SkyValidationError(f, "duplicate ids", column=id_col or "row", ids=[oid],
+                                             expected=f"unique ids (first in {seen[oid]})")
+                seen[oid] = f.name
+                arr, d = _clean(as_n3(ph, f, "photometry", oid))
+                n_dropped += d
+                if len(arr):
+                    lc_rows.append((oid, arr))
+                arr, d = _clean(as_n3(sp, f, "spectra", oid))
+                n_dropped += d
+                if len(arr):
+                    sp_rows.append((oid, arr))
+            objects.append(meta)
+            if lc_rows:
+                writer.write_lightcurves(pd.DataFrame({
+                    "id": [o for o, _ in lc_rows], "time": [a[:, 0] for _, a in lc_rows],
+                    "flux": [a[:, 1] for _, a in lc_rows], "flux_err": [a[:, 2] for _, a in lc_rows]}))
+            if sp_rows:
+                writer.write_spectra(pd.DataFrame({
+                    "id": [o for o, _ in sp_rows], "wavelength": [a[:, 0] for _, a in sp_rows],
+                    "flux": [a[:, 1] for _, a in sp_rows], "flux_err": [a[:, 2] for _, a in sp_rows]}))
+            row0 += n
+    if not objects:
+        raise AstroM3Error(f"{src}: no rows")
+    warn_dropped("non-finite or negative-error points", n_dropped, len(files))
+    writer.write_objects(pd.concat(objects, ignore_index=True))
