@@ -78,16 +78,16 @@ def test_spectrum_lines_marked():
 
     wl = np.linspace(3800, 9000, 500)
     plot = spectrum_plot(Spectrum("x", wl, np.ones_like(wl), np.full_like(wl, 0.1)))
-    vlines = [e for e in plot if isinstance(e, hv.VLine)]
-    spans = [e for e in plot if isinstance(e, hv.VSpan)]
-    labels = [e for e in plot if isinstance(e, hv.Labels)][0]
+    assert [type(e) for e in plot] == [hv.Curve, hv.Rectangles, hv.Segments, hv.Labels]
+    segs, spans, labels = plot.get(2), plot.get(1), plot.get(3)
     texts = set(labels.dimension_values("text"))
     assert {"H\u03b1", "H\u03b2", "Ca II K", "Ca II H", "Na D", "Ca II 8542"} <= texts
-    assert len(vlines) == len(texts) == len(SPECTRAL_LINES)  # every line is inside 3800-9000 except none
-    assert len(spans) >= 5  # TiO and C2 bands
+    assert len(segs) == len(texts) == len(SPECTRAL_LINES)  # every line lies inside 3800-9000 A
+    assert sorted(segs.dimension_values("wavelength")) == sorted(SPECTRAL_LINES.values())
+    assert len(spans) == 7 and set(spans.dimension_values("band")) == {"TiO", "C2"}
     # a red-only spectrum shows no blue lines
     red = spectrum_plot(Spectrum("y", np.linspace(6000, 9000, 100), np.ones(100), np.ones(100)))
-    red_texts = set([e for e in red if isinstance(e, hv.Labels)][0].dimension_values("text"))
+    red_texts = set(red.get(3).dimension_values("text"))
     assert "Ca II K" not in red_texts and "H\u03b1" in red_texts
 
 
@@ -163,15 +163,16 @@ def test_table_click_focuses(views):
 def test_inspector_draws_on_focus(views):
     state, insp = views["state"], views["inspector"]
     state.focus_on("s00001")  # RRAB, period ~0.55, has a spectrum
-    assert isinstance(insp._folded.object, hv.Overlay)
-    ph = insp._folded.object.get(1).dimension_values("phase")
+    folded = insp._folded_plot()
+    assert isinstance(folded, hv.Overlay)
+    ph = folded.get(1).dimension_values("phase")
     assert ph.min() >= 0 and ph.max() < 1
     assert insp.period == pytest.approx(views["state"]._store and insp.period)
     p0 = insp.period
     insp._scale(2.0)
     assert insp.period == pytest.approx(2 * p0)
     insp._scale(0.5)
-    assert any(isinstance(e, hv.VLine) for e in insp._spec.object)
+    assert len(insp._spec_plot().get(2)) > 0  # lines marked on this object's spectrum
     assert "s00001" in insp._title.object
     assert set(insp._meta.value["column"]) >= {"period", "parallax"}
     # neighbours: core.analysis.similar needs an index this fake workspace lacks -> a clear message

@@ -14,6 +14,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from core.sky import LightCurve, Spectrum
 from explorer.state import SCORES, ExplorerState
 
 __all__ = ["fold_phase", "raw_lightcurve_plot", "folded_plot", "periodogram", "periodogram_plot",
@@ -69,7 +70,7 @@ def _ylabel(lc) -> str:
 def raw_lightcurve_plot(lc) -> hv.Overlay:
     """Time series with error bars (magnitudes inverted: brighter up)."""
     d = pd.DataFrame({"time": lc.time, "value": lc.value, "error": lc.error})
-    pts = hv.Scatter(d, "time", ["value"], label="raw").opts(size=3, color="#0072B2")
+    pts = hv.Scatter(d, "time", ["value"]).opts(size=3, color="#0072B2")
     err = hv.ErrorBars(d, "time", ["value", "error"]).opts(color="#8fb8de", line_width=1)
     return (err * pts).opts(hv.opts.Overlay(invert_yaxis=lc.kind == "mag", responsive=True, height=220,
                                             xlabel="time (d)", ylabel=_ylabel(lc), title="Light curve"))
@@ -79,7 +80,7 @@ def folded_plot(lc, period: float) -> hv.Overlay:
     """The light curve folded at ``period``: phase in [0, 1) with error bars."""
     ph = fold_phase(lc.time, period)
     d = pd.DataFrame({"phase": ph, "value": lc.value, "error": lc.error})
-    pts = hv.Scatter(d, "phase", ["value"], label="folded").opts(size=3, color="#D55E00")
+    pts = hv.Scatter(d, "phase", ["value"]).opts(size=3, color="#D55E00")
     err = hv.ErrorBars(d, "phase", ["value", "error"]).opts(color="#f0b48a", line_width=1)
     return (err * pts).opts(hv.opts.Overlay(invert_yaxis=lc.kind == "mag", responsive=True, height=220,
                                             xlabel="phase", ylabel=_ylabel(lc),
@@ -106,32 +107,35 @@ def periodogram_plot(periods, power, chosen: float | None = None) -> hv.Overlay:
     curve = hv.Curve((periods, power), "period", "power").opts(logx=True, color="#0072B2", responsive=True,
                                                                height=180, title="Lomb-Scargle periodogram",
                                                                tools=["tap"], xlabel="period (d)")
-    mark = hv.VLine(chosen if chosen else np.nan).opts(color="#D55E00", line_dash="dashed")
+    mark = hv.VLine(chosen if chosen else np.nan).opts(color="#D55E00", line_dash="dashed", line_width=2)
     return curve * mark
 
 
 def spectrum_plot(spec, *, z: float = 0.0) -> hv.Overlay:
-    """Flux against wavelength with the lines (:data:`SPECTRAL_LINES`) and bands marked."""
+    """Flux against wavelength with the lines (:data:`SPECTRAL_LINES`) and bands marked.
+
+    Always the same four layers (so a DynamicMap can update it in place): the spectrum
+    (``hv.Curve``), the molecular bands (``hv.Rectangles``: TiO and C2), the lines
+    (``hv.Segments``) and their names (``hv.Labels``); lines outside the spectrum are left out.
+    """
     wl, fl = np.asarray(spec.wavelength, float), np.asarray(spec.flux, float)
-    lo, hi = (np.nanmin(wl), np.nanmax(wl)) if len(wl) else (0, 1)
-    curve = hv.Curve((wl, fl), "wavelength", "flux", label="spectrum").opts(color="#333333", line_width=1)
-    top = float(np.nanpercentile(fl, 99)) if len(fl) else 1.0
-    layers = [curve]
-    for name, (a, b) in SPECTRAL_BANDS.items():
-        a, b = a * (1 + z), b * (1 + z)
-        if b >= lo and a <= hi:
-            layers.append(hv.VSpan(a, b).opts(color="#CC79A7" if name.startswith("TiO") else "#009E73",
-                                                alpha=0.18))
+    lo, hi = (np.nanmin(wl), np.nanmax(wl)) if len(wl) else (0.0, 0.0)
+    curve = hv.Curve((wl, fl), "wavelength", "flux").opts(color="#333333", line_width=1)
+    fin = fl[np.isfinite(fl)]
+    bottom, top = (float(np.percentile(fin, 1)), float(np.percentile(fin, 99))) if len(fin) else (0.0, 1.0)
+    bands = [(a * (1 + z), bottom, b * (1 + z), top, "TiO" if n.startswith("TiO") else "C2")
+             for n, (a, b) in SPECTRAL_BANDS.items() if b * (1 + z) >= lo and a * (1 + z) <= hi]
+    rects = hv.Rectangles(bands, kdims=["wavelength", "flux", "x1", "y1"], vdims=["band"]).opts(
+        color="band", cmap={"TiO": "#CC79A7", "C2": "#009E73"}, alpha=0.18, line_alpha=0)
     lines = {k: v * (1 + z) for k, v in SPECTRAL_LINES.items() if lo <= v * (1 + z) <= hi}
-    for name, w in lines.items():
-        layers.append(hv.VLine(w).opts(color="#0072B2", line_dash="dotted", line_width=1))
-    if lines:
-        labels = hv.Labels({"wavelength": list(lines.values()), "flux": [top] * len(lines),
-                            "text": list(lines)}, ["wavelength", "flux"], "text", label="lines").opts(
-            text_font_size="8pt", angle=90, text_align="right", text_color="#0072B2")
-        layers.append(labels)
-    return hv.Overlay(layers).opts(hv.opts.Overlay(responsive=True, height=240, title="Spectrum",
-                                                   xlabel="wavelength (\u00c5)"))
+    segs = hv.Segments([(w, bottom, w, top) for w in lines.values()],
+                       kdims=["wavelength", "flux", "x1", "y1"]).opts(color="#0072B2", line_dash="dotted",
+                                                                        line_width=1)
+    labels = hv.Labels({"wavelength": list(lines.values()), "flux": [top] * len(lines), "text": list(lines)},
+                       ["wavelength", "flux"], "text").opts(text_font_size="8pt", angle=90, text_align="right",
+                                                            text_color="#0072B2")
+    return (curve * rects * segs * labels).opts(hv.opts.Overlay(responsive=True, height=240, title="Spectrum",
+                                                                xlabel="wavelength (\u00c5)", show_legend=False))
 
 
 def metadata_frame(meta_row: pd.Series, label, ranges: pd.DataFrame, columns) -> pd.DataFrame:
@@ -197,6 +201,10 @@ def sparkline_svg(phase, value, *, width=90, height=28, invert=True) -> str:
     return f"<svg width='{width}' height='{height}' fill='#D55E00' role='img'>{dots}</svg>"
 
 
+_EMPTY_LC = LightCurve("", np.zeros(0), np.zeros(0), np.zeros(0), "mag")
+_EMPTY_SPEC = Spectrum("", np.zeros(0), np.zeros(0), np.zeros(0))
+
+
 class Inspector(pn.viewable.Viewer):
     """Everything about the focused object."""
 
@@ -212,11 +220,18 @@ class Inspector(pn.viewable.Viewer):
         self._pgram = None
         self._title = pn.pane.Markdown("Focus an object (click the map or a table row).",
                                        sizing_mode="stretch_width", css_classes=["inspector-title"])
-        self._raw = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=220)
-        self._folded = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=220,
+        # DynamicMaps: a new focus updates the plots' data in place instead of rebuilding figures.
+        self._focus_tick, self._fold_tick = hv.streams.Counter(), hv.streams.Counter()
+        self._spec_obj = None
+        self.raw_dmap = hv.DynamicMap(self._raw_plot, streams=[self._focus_tick])
+        self.folded_dmap = hv.DynamicMap(self._folded_plot, streams=[self._fold_tick])
+        self.pg_dmap = hv.DynamicMap(self._pg_plot, streams=[self._fold_tick])
+        self.spec_dmap = hv.DynamicMap(self._spec_plot, streams=[self._focus_tick])
+        self._raw = pn.pane.HoloViews(self.raw_dmap, sizing_mode="stretch_width", min_height=220)
+        self._folded = pn.pane.HoloViews(self.folded_dmap, sizing_mode="stretch_width", min_height=220,
                                          css_classes=["folded-lc"])
-        self._pg = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=180)
-        self._spec = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=240,
+        self._pg = pn.pane.HoloViews(self.pg_dmap, sizing_mode="stretch_width", min_height=180)
+        self._spec = pn.pane.HoloViews(self.spec_dmap, sizing_mode="stretch_width", min_height=240,
                                        css_classes=["spectrum"])
         self._meta = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True,
                                           sizing_mode="stretch_width", height=220, pagination=None)
@@ -231,7 +246,7 @@ class Inspector(pn.viewable.Viewer):
         best.on_click(lambda e: self._best())
         self._period_input = pn.widgets.FloatInput.from_param(self.param.period, name="Period (d)", width=130,
                                                                 css_classes=["period-input"])
-        self._pg_tap = hv.streams.Tap()
+        self._pg_tap = hv.streams.Tap(source=self.pg_dmap)
         self._pg_tap.param.watch(self._pg_clicked, ["x"])
         self._period_row = pn.Row(self._period_input, half, double, best, sizing_mode="stretch_width")
         self.state.param.watch(self._refocus, ["focus"])
@@ -256,10 +271,14 @@ class Inspector(pn.viewable.Viewer):
             self.period = float(self._pg_tap.x)
 
     def _refocus(self, *_):
+        if self.state.focus is None:
+            return
+        with pn.io.hold():  # one message to the browser for the whole inspector
+            self._draw_focus()
+
+    def _draw_focus(self):
         s, d = self.state, self.data
         oid = s.focus
-        if oid is None:
-            return
         row = s.row()
         label = row.get("label")
         self._title.object = (f"### {html.escape(oid)}\nlabel **{html.escape(str(label))}** \u00b7 suggested "
@@ -267,12 +286,10 @@ class Inspector(pn.viewable.Viewer):
                               + (f" \u00b7 flag **{html.escape(s.flags[oid])}**" if oid in s.flags else ""))
         self._lc = d.sky.lightcurve(oid) if d.sky.has_lightcurves else None
         if self._lc is not None and len(self._lc) > 1:
-            self._raw.object = raw_lightcurve_plot(self._lc)
             span = max(self._lc.span, 0.2)
             self._pgram = periodogram(self._lc, 0.05, min(span / 2, 1000.0), n=3000)
         else:
-            self._raw.object = hv.Text(0, 0, "no light curve")
-            self._pgram = None
+            self._lc, self._pgram = None, None
         from explorer.data import lightcurve_period
         p = lightcurve_period(d, oid)
         if p is None and self._pgram is not None:
@@ -282,7 +299,8 @@ class Inspector(pn.viewable.Viewer):
         else:
             self.period = p
         spec = d.sky.spectrum(oid) if d.sky.has_spectra else None
-        self._spec.object = spectrum_plot(spec) if spec is not None and len(spec) else hv.Text(0, 0, "no spectrum")
+        self._spec_obj = spec if spec is not None and len(spec) else None
+        self._focus_tick.event()
         meta = d.sky.objects
         mrow = meta.loc[meta["id"].astype(str) == oid]
         cols = d.sky.metadata_columns
@@ -293,14 +311,26 @@ class Inspector(pn.viewable.Viewer):
         self._draw_neighbours()
 
     def _refold(self, *_):
-        if self._lc is None or len(self._lc) < 2 or not self.period:
-            self._folded.object = hv.Text(0, 0, "no light curve / period")
-            return
-        self._folded.object = folded_plot(self._lc, self.period)
-        if self._pgram is not None:
-            pg = periodogram_plot(*self._pgram, chosen=self.period)
-            self._pg_tap.source = pg
-            self._pg.object = pg
+        self._fold_tick.event()
+
+    # DynamicMap callbacks: same element types whatever the object has
+    def _raw_plot(self, **_):
+        return raw_lightcurve_plot(self._lc if self._lc is not None else _EMPTY_LC)
+
+    def _folded_plot(self, **_):
+        if self._lc is None or not self.period:
+            return folded_plot(_EMPTY_LC, 1.0).opts(title="No light curve / period")
+        return folded_plot(self._lc, self.period)
+
+    def _pg_plot(self, **_):
+        if self._pgram is None:
+            return periodogram_plot(np.array([0.1, 1.0]), np.zeros(2), None)
+        return periodogram_plot(*self._pgram, chosen=self.period)
+
+    def _spec_plot(self, **_):
+        if self._spec_obj is None:
+            return spectrum_plot(_EMPTY_SPEC).opts(title="No spectrum")
+        return spectrum_plot(self._spec_obj)
 
     def _draw_why(self):
         s = self.state

@@ -30,6 +30,7 @@ FLAG_COLORS = {NO_FLAG: "#c8c8c8", "mislabel": "#D55E00", "anomaly": "#CC79A7", 
                "subclass": "#0072B2", "fine": "#009E73", "interesting": "#56B4E9"}
 SCORE_CMAP = cc.CET_L17 if hasattr(cc, "CET_L17") else cc.fire  # light yellow -> dark red, CVD-readable
 HOVER_MAX = 500
+HIGHLIGHT_MAX = 2000  # larger selections are not outlined point by point (the box shows them)
 UNLABELLED = "(none)"
 
 
@@ -98,7 +99,7 @@ def shaded_map(df: pd.DataFrame, color_by: str, *, x_range=None, y_range=None, w
 
 def highlight_points(df: pd.DataFrame, rows, focus_row=None):
     """Overlay of the selected points (outlined) and the focused object (a large marker)."""
-    sel = df.loc[df.index.intersection(rows)] if len(rows) and len(rows) <= 20000 else df.iloc[:0]
+    sel = df.loc[df.index.intersection(rows)] if len(rows) and len(rows) <= HIGHLIGHT_MAX else df.iloc[:0]
     selected = hv.Points(sel, kdims=["x", "y"], vdims=["id"], label="selected").opts(
         fill_alpha=0, line_color="#000000", line_width=1, size=6, show_legend=False)
     foc = df.loc[df.index.intersection([focus_row])] if focus_row is not None else df.iloc[:0]
