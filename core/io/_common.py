@@ -50,7 +50,10 @@ def read_catalogue(path: str | Path, *, key_columns=("id", "name", "asassn_name"
     dup = out.loc[out["id"].duplicated(), "id"]
     if len(dup):
         raise SkyValidationError(path, "duplicate ids", column=keys[0], ids=dup.unique(), expected="unique ids")
-    used = {keys[0]}
+    for col in keys:
+        if col != "id":
+            out[col] = raw[col].str.strip()
+    used = set(keys)
     for target, names in ALIASES.items():
         col = next((c for c in names if c in raw.columns), None)
         if col is None:
@@ -65,7 +68,7 @@ def read_catalogue(path: str | Path, *, key_columns=("id", "name", "asassn_name"
     for col in raw.columns:
         if col in used:
             continue
-        if col in keys or col in schema.OBJECTS_TEXT_COLUMNS:
+        if col in schema.OBJECTS_TEXT_COLUMNS:
             out[col] = raw[col]
             continue
         num = pd.to_numeric(raw[col], errors="coerce")
