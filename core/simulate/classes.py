@@ -162,7 +162,7 @@ def draw_params(kind: str, k: int, rng: np.random.Generator, subclass: np.ndarra
         p["m_v"] = rng.normal(-0.3, 0.8, k)
         p["shape1"] = np.where(rng.random(k) < 0.3, u(5, 10), u(0.5, 0.56))  # second period ratio (LSP or overtone)
         p["shape2"] = u(0.3, 0.7)    # its amplitude ratio
-        p["shape3"] = u(0.05, 0.25)  # phase-wander strength
+        p["shape3"] = u(0.02, 0.12)  # phase-wander strength
         p["tio"] = np.clip((3900 - p["teff"]) / 400, 0, 2.0)
         p["carbon"] = np.where(rng.random(k) < 0.05, u(0.5, 1.2), 0.0)
         p["tio"] = np.where(p["carbon"] > 0, 0.0, p["tio"])
@@ -218,7 +218,7 @@ def draw_params(kind: str, k: int, rng: np.random.Generator, subclass: np.ndarra
         p["amp"] = 2.5 * np.log10((u0**2 + 2) / (u0 * np.sqrt(u0**2 + 4)))  # peak brightening (mag)
         p["teff"] = rng.normal(4800, 400, k)
         p["logg"] = np.full(k, 2.5)
-        p["m_v"] = rng.normal(0.8, 0.5, k)
+        p["m_v"] = rng.normal(-0.6, 0.4, k)
         p["shape1"] = u(0.2, 0.8)     # peak time as a fraction of the span
         p["hz"] = np.full(k, -1.0)    # bulge
     elif kind == "flare_star":

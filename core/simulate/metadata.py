@@ -30,7 +30,7 @@ EXT = {"G": 0.83, "BP": 1.08, "RP": 0.63, "J": 0.28, "H": 0.18, "K": 0.12, "W1":
        "W3": 0.03, "W4": 0.02}
 
 
-def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), amp=None, max_rounds=400):
+def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), amp=None, max_rounds=1500):
     """Draw Galactic positions so each star's mean V lies within ``vlim``.
 
     Parameters
@@ -52,17 +52,30 @@ def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), amp=None, max_rounds=400):
     b = np.zeros(n)
     av = np.zeros(n)
     todo = np.arange(n)
+    vhi_all = np.full(n, float(vlim[1]))
+    if amp is not None:  # faintest magnitude at which the amplitude still stands out of the noise
+        vdet = 13.0 + np.log10(np.maximum(np.asarray(amp, float), 1e-3) / 4 / 0.02) / 0.32
+        vhi_all = np.clip(vdet + 0.7, vlim[0] + 1.0, vlim[1])
     for rnd in range(max_rounds):
         if len(todo) == 0:
             break
         k = len(todo)
-        mv, h, hal = m_v[todo], hz[todo], halo[todo] > 0
-        dmax = np.minimum(10 ** ((vlim[1] - mv + 5) / 5), 30000.0)
-        # proposal: uniform in a sphere of radius dmax around the Sun
+        mv, h, hal, vhi = m_v[todo], hz[todo], halo[todo] > 0, vhi_all[todo]
+        dmax = np.minimum(10 ** ((vhi - mv + 5) / 5), 30000.0)
+        bulge = h < 0
+        hh = np.abs(h)
+        # halo proposal: uniform in a sphere of radius dmax around the Sun
         dd = dmax * rng.random(k) ** (1 / 3)
         sinb = rng.uniform(-1, 1, k)
         ll = rng.uniform(0, 2 * np.pi, k)
-        bulge = h < 0
+        # disk proposal: exponential in height, uniform in area within dmax in the plane
+        disk_p = ~hal & ~bulge
+        zz = rng.laplace(0.0, np.maximum(hh, 1.0), k)
+        ss = dmax * np.sqrt(rng.random(k))
+        dz = zz - Z_SUN
+        d_disk = np.hypot(ss, dz)
+        dd = np.where(disk_p, d_disk, dd)
+        sinb = np.where(disk_p, dz / np.maximum(d_disk, 1e-9), sinb)
         if bulge.any():  # microlensing sources: towards the bulge
             dd[bulge] = rng.normal(7500, 800, bulge.sum())
             ll[bulge] = np.deg2rad(rng.normal(0, 4, bulge.sum()))
@@ -72,18 +85,17 @@ def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), amp=None, max_rounds=400):
         y = dd * cosb * np.sin(ll)
         z = Z_SUN + dd * sinb
         R = np.hypot(x, y)
-        hh = np.abs(h)
-        disk = np.exp(-(R - R_SUN) / 2600.0 - np.abs(z) / hh)
+        radial = np.exp(-(R - R_SUN) / 2600.0) / np.exp(np.minimum(dmax, R_SUN) / 2600.0)
         rgc = np.sqrt(R**2 + (z / 0.7) ** 2)
-        halo_w = ((rgc + 1000) / (R_SUN + 1000)) ** -3
-        w = np.where(hal, halo_w / 8.0, disk / np.exp(np.minimum(dmax, R_SUN) / 2600.0))
+        halo_w = ((rgc + 1000) / (R_SUN + 1000)) ** -3 / 8.0
+        w = np.where(hal, halo_w, radial)
         w = np.where(bulge, 1.0, w)
         # extinction through a 120-pc dust layer (0.8 mag/kpc in the plane), with patchiness
         s = np.maximum(np.abs(sinb), 1e-3)
         a = 0.0008 * 120.0 / s * (1 - np.exp(-dd * s / 120.0)) * rng.lognormal(0, 0.3, k)
-        a = np.where(bulge, rng.uniform(1.0, 3.0, k), a)
+        a = np.where(bulge, rng.uniform(0.6, 1.6, k), a)
         v = mv + 5 * np.log10(dd / 10) + a
-        ok = (rng.random(k) < w) & (v > vlim[0]) & (v < vlim[1])
+        ok = (rng.random(k) < w) & (v > vlim[0]) & (v < vhi) & (dd <= dmax * 1.0001 + bulge * 1e9)
         if amp is not None:  # a variable is only catalogued when its amplitude stands out of the noise
             noise = np.sqrt(0.01**2 + (0.02 * 10 ** (0.32 * (v - 13.0))) ** 2)
             ok &= rng.random(k) < np.clip(amp[todo] / (8 * noise), 0, 1) ** 1.5
@@ -92,7 +104,8 @@ def place(m_v, hz, halo, rng, vlim=(9.5, 16.5), amp=None, max_rounds=400):
         idx = todo[ok]
         d[idx], l[idx], b[idx], av[idx] = dd[ok], ll[ok], np.arcsin(sinb[ok]), a[ok]
         todo = todo[~ok]
-    return {"distance_pc": d, "l": np.rad2deg(l) % 360, "b": np.rad2deg(b), "a_v": av}
+    n_forced = len(idx) if rnd == max_rounds - 1 else 0
+    return {"distance_pc": d, "l": np.rad2deg(l) % 360, "b": np.rad2deg(b), "a_v": av, "n_forced": n_forced}
 
 
 def radec(l_deg, b_deg):

@@ -64,6 +64,7 @@ def _draw_all(plan: pd.DataFrame, rng) -> pd.DataFrame:
         if len(rows):
             got = metadata.place(df["m_v"].to_numpy()[rows], df["hz"].to_numpy()[rows],
                                  df["halo"].to_numpy()[rows], rng, vlim=vlim, amp=df["amp"].to_numpy()[rows])
+            got.pop("n_forced")
             for k, v in got.items():
                 pos.setdefault(k, np.zeros(n))[rows] = v
     for k, v in pos.items():
