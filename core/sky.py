@@ -189,11 +189,12 @@ class _ListTable:
                                          expected=f"columns {['id', self.axis, self.value, self.error]}")
         if not _is_text(self.arrow_schema.field("id").type):
             raise SkyValidationError(path, f"wrong dtype {self.arrow_schema.field('id').type}", column="id",
+                                     ids=_column_values(self.file, "id"),
                                      expected="string ids (the same as in objects.parquet)")
         for col in (self.axis, self.value, self.error):
             t = self.arrow_schema.field(col).type
             if not _is_numeric_list(t):
-                raise SkyValidationError(path, f"wrong dtype {t}", column=col,
+                raise SkyValidationError(path, f"wrong dtype {t}", column=col, ids=_column_values(self.file, "id"),
                                          expected="a list of numbers per object (list<double>)")
         self.band = "band" if "band" in names else None
         self.columns = [c for c in ("id", self.axis, self.value, self.error, self.band) if c]
@@ -494,6 +495,22 @@ def file_fingerprint(path: Path) -> str:
     return _FP_CACHE[key]
 
 
+def _column_values(file: pq.ParquetFile, col: str) -> list[str]:
+    """A column's values as text (to name the offending ids in dtype errors); [] if unreadable."""
+    try:
+        return [str(v) for v in file.read(columns=[col]).column(col).to_pylist()]
+    except Exception:
+        return []
+
+
+def _parses_as_float(value) -> bool:
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def _load_objects(path: Path) -> pd.DataFrame:
     file = _read_parquet_file(path)
     sch = file.schema_arrow
@@ -503,13 +520,23 @@ def _load_objects(path: Path) -> pd.DataFrame:
                                      expected=f"columns {list(schema.OBJECTS_REQUIRED)} (label may be null)")
     for col in ("id", "label"):
         t = sch.field(col).type
+        if pa.types.is_dictionary(t):  # pandas categoricals
+            t = t.value_type
         if not (_is_text(t) or pa.types.is_null(t) and col == "label"):
-            raise SkyValidationError(path, f"wrong dtype {t}", column=col, expected="strings")
+            bad_ids = _column_values(file, "id")
+            if col == "label" and _is_text(sch.field("id").type):
+                labels = file.read(columns=["label"]).column("label").to_pylist()
+                bad_ids = [i for i, v in zip(bad_ids, labels) if v is not None]
+            raise SkyValidationError(path, f"wrong dtype {t}", column=col, ids=bad_ids, expected="strings")
     for col in (*schema.METADATA_COLUMNS, *schema.PHOTO_COLUMNS, "ra", "dec"):
         if col in sch.names:
             t = sch.field(col).type
             if not (_is_numeric(t) or pa.types.is_null(t)):
-                raise SkyValidationError(path, f"wrong dtype {t}", column=col, expected="numbers (float)")
+                ids = _column_values(file, "id")
+                values = file.read(columns=[col]).column(col).to_pylist()
+                bad_ids = [i for i, v in zip(ids, values) if v is not None and not _parses_as_float(v)]
+                raise SkyValidationError(path, f"wrong dtype {t}", column=col, ids=bad_ids or ids,
+                                         expected="numbers (float)")
     try:
         df = file.read().to_pandas()
     except Exception as exc:
