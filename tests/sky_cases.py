@@ -114,14 +114,16 @@ CASES = [
         times=[[1.0, 2.0]] * 3, errs=[[0.1, 0.1], [0.1, 0.1], [0.1, -0.1]])),
         "lightcurves.parquet", "mag_err", ["s2"], "negative", at_open=False),
     Case("id as int", lambda r: write(r, objects_table().set_column(0, "id", pa.array([1, 2, 3]))),
-         "objects.parquet", "id", words="wrong dtype int64"),
+         "objects.parquet", "id", ["1", "2", "3"], "wrong dtype int64"),
     Case("period as string", lambda r: write(r, objects_table().set_column(
-        2, "period", pa.array(["0.4", "0.6", "x"]))), "objects.parquet", "period", words="wrong dtype string"),
+        2, "period", pa.array(["0.4", "0.6", "x"]))), "objects.parquet", "period", ["s2"], "wrong dtype string"),
     Case("time as strings", lambda r: write(r, objects_table(), lc_table().set_column(
         1, "time", pa.array([["1", "2"]] * 3, pa.list_(pa.string())))),
-        "lightcurves.parquet", "time", words="wrong dtype list<"),
+        "lightcurves.parquet", "time", IDS, "wrong dtype list<"),
     Case("light-curve id as int", lambda r: write(r, objects_table(), lc_table().set_column(
-        0, "id", pa.array([0, 1, 2]))), "lightcurves.parquet", "id", words="wrong dtype int64"),
+        0, "id", pa.array([0, 1, 2]))), "lightcurves.parquet", "id", ["0", "1", "2"], "wrong dtype int64"),
+    Case("label as int", lambda r: write(r, objects_table().set_column(1, "label", pa.array([3, 4, None]))),
+         "objects.parquet", "label", ["s0", "s1"], "wrong dtype int64"),
     Case("truncated parquet", _truncated, "lightcurves.parquet", words="cannot be read as parquet"),
     Case("text file named .parquet", _text_as_parquet, "objects.parquet", words="cannot be read as parquet"),
     Case("missing objects.parquet", lambda r: write(r, None, lc_table()), "objects.parquet", words="file missing"),

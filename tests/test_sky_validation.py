@@ -94,3 +94,13 @@ def test_shared_crts_sky_opens_lazily(shared_data):
     assert 40000 < lc.time[0] < 70000 and 8 < np.median(lc.value) < 22
     assert len(sky._lc._cache) == 1      # one row group read, not the whole file
     assert {"period", "amplitude"} <= set(sky.metadata_columns)
+
+
+def test_categorical_labels_are_accepted(tmp_path):
+    import pyarrow as pa
+
+    labels = pa.array(["EW", "RRAB", None]).dictionary_encode()
+    path = write(tmp_path / "s", objects_table().set_column(1, "label", labels))
+    sky = open_sky(path)
+    assert sky.objects["label"].tolist() == ["EW", "RRAB", None] and sky.classes == ["EW", "RRAB"]
+    assert sky.labels.to_dict() == {"s0": "EW", "s1": "RRAB", "s2": None}
