@@ -214,3 +214,20 @@ def test_existing_out_needs_force(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["import", "crts", str(d), str(out), "--catalog", str(catalog), "--force"]) == 0
     assert len(open_sky(out)) == 3
+
+
+def test_asassn_skypatrol_v2_quality_column(tmp_path):
+    d = tmp_path / "lcs"
+    d.mkdir()
+    rows = ["jd,flux,flux_err,mag,mag_err,limit,fwhm,image_id,camera,quality"]
+    rows += [f"{2458000 + k}.5,5.0,0.1,{13 + 0.01 * k:.2f},0.03,17.0,1.6,im{k},bq,{'B' if k == 2 else 'G'}"
+             for k in range(6)]
+    (d / "star.csv").write_text("\n".join(rows) + "\n")
+    cat = tmp_path / "cat.csv"
+    cat.write_text("ASASSN Name,Other Names,Variable Type,Period\nstar,HD 1,EW,0.5\n")
+    with pytest.warns(UserWarning, match="dropped 1 flagged"):
+        sky = open_sky(import_sky("asassn", d, tmp_path / "sky", catalog=cat))
+    obj = sky.objects.iloc[0]
+    assert (obj["id"], obj["label"], obj["period"], obj["other_names"]) == ("star", "EW", 0.5, "HD 1")
+    lc = sky.lightcurve("star")
+    assert lc.value.tolist() == pytest.approx([13.0, 13.01, 13.03, 13.04, 13.05])

@@ -1,6 +1,7 @@
 """Pieces shared by the readers: catalogue CSVs, id matching, the objects table."""
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def read_catalogue(path: str | Path, *, key_columns=("id", "name", "asassn_name"
     except Exception as exc:
         raise SkyValidationError(path, f"cannot be read as CSV ({type(exc).__name__}: {exc})",
                                  expected="a catalogue CSV with a header row") from None
-    raw.columns = [c.strip().lower() for c in raw.columns]
+    raw.columns = [re.sub(r"[\s()]+", "_", c.strip().lower()).strip("_") for c in raw.columns]
     keys = [c for c in key_columns if c in raw.columns]
     if not keys:
         raise SkyValidationError(path, "missing required column", column="id",

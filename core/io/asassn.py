@@ -1,9 +1,10 @@
 """ASAS-SN light curves: one CSV per star (Sky Patrol / variable-star database export) + catalogue CSV.
 
 Columns are matched case-insensitively: time from ``hjd``/``jd``/``bjd``/``mjd``, ``mag``,
-``mag_err``; ``camera``, ``fwhm``, ``image``, ``flux`` etc. are ignored. Magnitudes that are upper
-limits (``>17.2``), 99.99 flags or non-finite are dropped with a count in a warning. The object id
-is the file stem matched against the catalogue's id or name columns.
+``mag_err``; ``camera``, ``fwhm``, ``image``, ``flux`` etc. are ignored. Points flagged
+``quality == 'B'`` (Sky Patrol v2), upper limits (``>17.2``), 99.99 flags and non-finite values
+are dropped, with a count in a warning. The object id is the file stem matched against the
+catalogue's id or name columns (``id``, ``name``, ``asassn_name``, ...).
 """
 from __future__ import annotations
 
@@ -33,13 +34,19 @@ def read_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         if col is None:
             raise SkyValidationError(path, "missing required column", column=name,
                                      expected="columns HJD (or JD/BJD/MJD), mag, mag_err")
+    n_bad_quality = 0
+    if "quality" in df.columns:  # Sky Patrol v2: G good, B bad
+        good = df["quality"].fillna("G").str.strip().str.upper() != "B"
+        n_bad_quality = int((~good).sum())
+        df = df[good]
     t = pd.to_numeric(df[tcol], errors="coerce").to_numpy(float)
     m = pd.to_numeric(df["mag"], errors="coerce").to_numpy(float)   # '>17.2' limits -> NaN -> dropped
     e = pd.to_numeric(df["mag_err"], errors="coerce").to_numpy(float)
     bad_t = np.flatnonzero(~np.isfinite(t) & df[tcol].notna().to_numpy())
     if len(bad_t) and len(bad_t) == len(t):
         raise SkyValidationError(path, "times are not numbers", column=tcol, rows=bad_t, expected="numbers (days)")
-    return clean(t, m, e)
+    t, m, e, dropped = clean(t, m, e)
+    return t, m, e, dropped + n_bad_quality
 
 
 def read(src: Path, writer, *, catalog=None, keep_unmatched: bool = False, **_) -> None:
