@@ -112,8 +112,10 @@ class SkySummary:
         """A human-readable report."""
         n = max(self.n_objects, 1)
         lines = [f"sky {self.path}: {self.n_objects} objects"]
-        lines.append("  labels: " + ", ".join(f"{k} {v}" for k, v in self.labels.items())
-                     + (f", unlabelled {self.n_unlabelled}" if self.n_unlabelled else ""))
+        parts = [f"{k} {v}" for k, v in self.labels.items()]
+        if self.n_unlabelled:
+            parts.append(f"unlabelled {self.n_unlabelled}")
+        lines.append("  labels: " + (", ".join(parts) or "none"))
         lines.append(f"  light curves: {self.n_lightcurves} ({100 * self.n_lightcurves / n:.1f}%)")
         if self.epochs:
             e, s = self.epochs, self.span_days
