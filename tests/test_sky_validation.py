@@ -104,3 +104,11 @@ def test_categorical_labels_are_accepted(tmp_path):
     sky = open_sky(path)
     assert sky.objects["label"].tolist() == ["EW", "RRAB", None] and sky.classes == ["EW", "RRAB"]
     assert sky.labels.to_dict() == {"s0": "EW", "s1": "RRAB", "s2": None}
+
+
+def test_summary_of_an_unlabelled_sky(tmp_path):
+    import pyarrow as pa
+
+    path = write(tmp_path / "s", objects_table().set_column(1, "label", pa.array([None, None, None], pa.string())))
+    text = validate_sky(path).to_text()
+    assert "  labels: unlabelled 3\n" in text
