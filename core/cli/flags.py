@@ -1,0 +1,178 @@
+"""``astrom3 flags list|add|undo|export|import|merge``: the labelling store from the command line.
+
+``STORE`` is a workspace directory (its ``flags.sqlite`` is used) or a ``.sqlite`` file.
+"""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("flags", help="list, export, import and merge astronomers' flags",
+                       description="The flag store of a workspace (WS/flags.sqlite): list current flags, "
+                                   "add or undo one, export to CSV/ECSV/VOTable/JSON, import an export, and "
+                                   "merge several people's stores with agreement statistics.")
+    fsub = p.add_subparsers(dest="flags_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+
+    def store_arg(q):
+        q.add_argument("store", help="workspace directory or flags .sqlite file")
+
+    def filters(q):
+        q.add_argument("--kind", default=None, help="only this kind")
+        q.add_argument("--user", default=None, help="only this user's flags")
+        q.add_argument("--session", type=int, default=None, help="only this session")
+        q.add_argument("--since", default=None, help="only flags made at or after this ISO time")
+
+    q = fsub.add_parser("list", help="print the current flags")
+    store_arg(q)
+    filters(q)
+    q.set_defaults(func=run_list)
+
+    q = fsub.add_parser("add", help="record one decision")
+    store_arg(q)
+    q.add_argument("id", help="object id")
+    q.add_argument("kind", help="mislabel, anomaly, crossmatch, subclass, fine or interesting")
+    q.add_argument("--user", required=True, help="who decides")
+    q.add_argument("--label", default=None, help="proposed label")
+    q.add_argument("--subclass", default=None, help="subclass tag")
+    q.add_argument("--note", default=None, help="free-text note (at most 2000 characters)")
+    q.add_argument("--sky", default=None, help="sky directory: check the id and label against it")
+    q.set_defaults(func=run_add)
+
+    q = fsub.add_parser("undo", help="undo a user's latest decision on an object")
+    store_arg(q)
+    q.add_argument("id", help="object id")
+    q.add_argument("--user", required=True, help="whose decision to undo")
+    q.set_defaults(func=run_undo)
+
+    q = fsub.add_parser("export", help="write the current flags to CSV, ECSV, VOTable (.xml) or JSON",
+                        description="FILE is written inside the workspace (default flags.csv); a path "
+                                    "outside the workspace needs --out. Writes are atomic.")
+    store_arg(q)
+    q.add_argument("file", nargs="?", default=None, help="file name inside the workspace (default flags.<format>)")
+    q.add_argument("--out", default=None, help="output path anywhere")
+    q.add_argument("--format", default=None, choices=["csv", "ecsv", "votable", "json"],
+                   help="default: from the suffix, else csv")
+    q.add_argument("--sky", default=None, help="sky directory: adds name/ra/dec/label columns")
+    filters(q)
+    q.set_defaults(func=run_export)
+
+    q = fsub.add_parser("import", help="read an export (or another store) into the store")
+    store_arg(q)
+    q.add_argument("file", help="csv, ecsv, xml/vot (VOTable), json or .sqlite")
+    q.add_argument("--format", default=None, choices=["csv", "ecsv", "votable", "json"])
+    q.set_defaults(func=run_import)
+
+    q = fsub.add_parser("merge", help="combine several people's flags; agreement per kind and conflicts")
+    q.add_argument("inputs", nargs="+", help="stores (.sqlite or workspaces) or exports")
+    q.add_argument("--out", default=None, help="write the merged flags here (.sqlite or an export file)")
+    q.add_argument("--json", action="store_true", help="print the report as JSON")
+    q.set_defaults(func=run_merge)
+
+
+def _store_path(arg: str):
+    from pathlib import Path
+
+    from core import schema
+    from core.flags import FlagStoreError
+
+    p = Path(arg)
+    if p.is_dir():
+        return p / schema.FLAGS_FILE, p
+    if p.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
+        return p, p.parent
+    raise FlagStoreError(f"{arg}: not a workspace directory or a .sqlite flag store")
+
+
+def _open(arg: str, *, sky=None, must_exist=True):
+    from core.flags import FlagStore, FlagStoreError
+
+    path, _ = _store_path(arg)
+    if must_exist and not path.exists():
+        raise FlagStoreError(f"{path}: no flag store there yet")
+    return FlagStore(path, sky=sky)
+
+
+def _print(df) -> None:
+    if len(df) == 0:
+        print("no flags")
+    else:
+        import pandas as pd
+        with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+            print(df.to_string(index=False))
+
+
+def run_list(args) -> int:
+    with _open(args.store) as store:
+        _print(store.current(user=args.user, kind=args.kind, session=args.session, since=args.since))
+    return 0
+
+
+def run_add(args) -> int:
+    sky = None
+    if args.sky:
+        from core.sky import open_sky
+        sky = open_sky(args.sky)
+    with _open(args.store, sky=sky, must_exist=False) as store:
+        s = store.start_session(args.user)
+        d = store.add(s, args.id, args.kind, proposed_label=args.label, subclass=args.subclass, note=args.note)
+    print(f"flagged {d['id']} as {d['kind']} (decision {d['decision']}, session {s})")
+    return 0
+
+
+def run_undo(args) -> int:
+    with _open(args.store) as store:
+        s = store.start_session(args.user)
+        d = store.undo(s, args.id)
+    print(f"undid {d['kind']} on {d['id']} by {d['user']}" if d else f"nothing to undo on {args.id}")
+    return 0
+
+
+def run_export(args) -> int:
+    from pathlib import Path
+
+    from core.flags import EXPORT_FORMATS, FlagStoreError
+
+    path, workspace = _store_path(args.store)
+    if args.out and args.file:
+        raise FlagStoreError("give either FILE (inside the workspace) or --out, not both")
+    if args.out:
+        out = Path(args.out)
+    else:
+        name = args.file or f"flags.{EXPORT_FORMATS[args.format or 'csv'][0].lstrip('.')}"
+        out = (workspace / name).resolve()
+        if not out.is_relative_to(workspace.resolve()):
+            raise FlagStoreError(f"{name}: outside the workspace {workspace}; pass --out to write there")
+    fmt = args.format
+    if fmt is None and not any(out.suffix.lower() in s for s in EXPORT_FORMATS.values()):
+        fmt = "csv"
+    sky = None
+    if args.sky:
+        from core.sky import open_sky
+        sky = open_sky(args.sky)
+    with _open(args.store) as store:
+        written = store.export(out, format=fmt, sky=sky, user=args.user, kind=args.kind, session=args.session,
+                               since=args.since)
+        n = len(store.current(user=args.user, kind=args.kind, session=args.session, since=args.since))
+    print(f"wrote {n} flags to {written}")
+    return 0
+
+
+def run_import(args) -> int:
+    with _open(args.store, must_exist=False) as store:
+        n = store.import_(args.file, format=args.format)
+    print(f"imported {n} new decisions from {args.file}")
+    return 0
+
+
+def run_merge(args) -> int:
+    import json
+    from pathlib import Path
+
+    from core import schema
+    from core.flags import merge_stores
+
+    inputs = [Path(p) / schema.FLAGS_FILE if Path(p).is_dir() else Path(p) for p in args.inputs]
+    report = merge_stores(inputs, out=args.out)
+    print(json.dumps(report.to_dict(), indent=1, default=str) if args.json else report.summary())
+    return 0
+
