@@ -196,7 +196,7 @@ def draw_params(kind: str, k: int, rng: np.random.Generator, subclass: np.ndarra
         p["teff"] = rng.normal(4000, 300, k)
         p["logg"] = np.full(k, 3.8)
         p["m_v"] = rng.normal(5.0, 0.8, k)
-        p["shape1"] = u(15, 60)       # mean days between dips
+        p["shape1"] = u(10, 40)       # mean days between dips
         p["emission"] = u(2.0, 5.0)
         p["em_kind"] = np.full(k, EM_YSO)
         p["dust"] = u(1.5, 3.0)
@@ -207,7 +207,7 @@ def draw_params(kind: str, k: int, rng: np.random.Generator, subclass: np.ndarra
         p["teff"] = rng.normal(6000, 500, k)
         p["logg"] = np.full(k, 0.8)
         p["m_v"] = rng.normal(-4.5, 0.5, k)
-        p["carbon"] = u(0.3, 0.6)
+        p["carbon"] = u(0.1, 0.3)
         p["dust"] = u(1.0, 2.0)
         p["feh"] = np.full(k, -0.5)
         p["hz"] = np.full(k, 600.0)
@@ -340,8 +340,8 @@ def light_curve(kind: str, t: np.ndarray, p: dict, rng: np.random.Generator) -> 
         span = t[-1] - t[0]
         ndip = max(2, rng.poisson(span / p["shape1"]))
         tc = rng.uniform(t[0], t[-1], ndip)
-        dur = rng.uniform(1.0, 8.0, ndip)
-        depth = rng.uniform(0.15, 1.0, ndip) * (1 - 10 ** (-0.4 * p["amp"]))
+        dur = rng.uniform(2.0, 12.0, ndip)
+        depth = rng.uniform(0.3, 1.0, ndip) * (1 - 10 ** (-0.4 * p["amp"]))
         loss = (depth[:, None] * np.exp(-0.5 * ((t[None, :] - tc[:, None]) / dur[:, None]) ** 2)).sum(0)
         return -2.5 * np.log10(np.clip(1 - loss, 0.05, None)) + 0.04 * rng.standard_normal(len(t))
     if kind == "rcrb_fade":

@@ -62,9 +62,9 @@ def plan(n: int, rng: np.random.Generator, *, mislabel_rate: float, anomaly_rate
     xm_rows = order[n_an + n_mis:n_an + n_mis + n_xm]
 
     anomaly = np.full(n, None, dtype=object)
-    kinds = list(ANOMALY_KINDS)
-    for i, r in enumerate(an_rows):
-        a = kinds[(i + rng.integers(0, len(kinds))) % len(kinds)] if i >= len(kinds) else kinds[i]
+    kinds = np.resize(np.array(list(ANOMALY_KINDS), dtype=object), n_an)  # as equal shares as possible
+    kinds[len(ANOMALY_KINDS):] = rng.permutation(kinds[len(ANOMALY_KINDS):])
+    for a, r in zip(kinds, an_rows):
         anomaly[r] = a
         kind[r] = a
         lab = ANOMALY_KINDS[a][rng.integers(0, len(ANOMALY_KINDS[a]))]
