@@ -231,3 +231,16 @@ def test_asassn_skypatrol_v2_quality_column(tmp_path):
     assert (obj["id"], obj["label"], obj["period"], obj["other_names"]) == ("star", "EW", 0.5, "HD 1")
     lc = sky.lightcurve("star")
     assert lc.value.tolist() == pytest.approx([13.0, 13.01, 13.03, 13.04, 13.05])
+
+
+def test_astrom3_three_parallel_lists_match_nested(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = [1.0, 3.0, 2.0, 4.0]
+    rows = {"nested": [[v, 10 + v, 0.1] for v in t], "parallel": [t, [10 + v for v in t], [0.1] * 4]}
+    for name, ph in rows.items():
+        src = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pylist([{"name": "a", "photometry": ph, "spectra": None, "label": "EW"}]), src)
+        lc = open_sky(import_sky("astrom3", src, tmp_path / f"sky_{name}")).lightcurve("a")
+        assert lc.time.tolist() == [1.0, 2.0, 3.0, 4.0] and lc.value.tolist() == [11.0, 12.0, 13.0, 14.0]

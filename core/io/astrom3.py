@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core import schema
@@ -48,6 +49,41 @@ def as_n3(value, path: Path, column: str, oid: str) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise SkyValidationError(path, f"shape {arr.shape}", column=column, ids=[oid], expected="(N, 3)")
     return arr
+
+
+def _numeric_type(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+
+
+def fast_n3(column: pa.ChunkedArray) -> list[np.ndarray] | None:
+    """Vectorised (N, 3) arrays for a whole batch, or None when the layout needs the careful path.
+
+    Handles ``list<list<number>[3]>`` (nested) and ``list<number>`` (flat 3N) without building
+    Python lists.
+    """
+    arr = column.combine_chunks()
+    t = arr.type
+    if not _is_list(t) or pa.types.is_fixed_size_list(t) or arr.null_count:
+        return None
+    off = np.asarray(arr.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    off = off - off[0]
+    inner = arr.flatten()
+    if _is_list(t.value_type) and _numeric_type(t.value_type.value_type):
+        if inner.null_count or (len(inner) and not np.all(
+                np.asarray(pc.list_value_length(inner).to_numpy(zero_copy_only=False)) == 3)):
+            return None
+        vals = np.asarray(inner.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+        return [vals[3 * a:3 * b].reshape(-1, 3) for a, b in zip(off[:-1], off[1:])]
+    if _numeric_type(t.value_type):
+        if inner.null_count or np.any((off[1:] - off[:-1]) % 3):
+            return None
+        vals = np.asarray(inner.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return [vals[a:b].reshape(-1, 3) for a, b in zip(off[:-1], off[1:])]
+    return None
 
 
 def _clean(arr: np.ndarray) -> tuple[np.ndarray, int]:
@@ -128,18 +164,22 @@ def read(src: Path, writer, *, label_names=None, **_) -> None:
             if split:
                 meta["split"] = split
             lc_rows, sp_rows = [], []
-            for i, (ph, sp) in enumerate(zip(table.column("photometry").to_pylist(),
-                                             table.column("spectra").to_pylist())):
+            arrays = {}
+            for col in ("photometry", "spectra"):
+                fast = fast_n3(table.column(col))
+                arrays[col] = fast if fast is not None else [
+                    as_n3(v, f, col, ids[i]) for i, v in enumerate(table.column(col).to_pylist())]
+            for i, (ph, sp) in enumerate(zip(arrays["photometry"], arrays["spectra"])):
                 oid = ids[i]
                 if oid in seen:
                     raise SkyValidationError(f, "duplicate ids", column=id_col or "row", ids=[oid],
                                              expected=f"unique ids (first in {seen[oid]})")
                 seen[oid] = f.name
-                arr, d = _clean(as_n3(ph, f, "photometry", oid))
+                arr, d = _clean(ph)
                 n_dropped += d
                 if len(arr):
                     lc_rows.append((oid, arr))
-                arr, d = _clean(as_n3(sp, f, "spectra", oid))
+                arr, d = _clean(sp)
                 n_dropped += d
                 if len(arr):
                     sp_rows.append((oid, arr))
