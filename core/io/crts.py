@@ -55,7 +55,8 @@ def read_file(path: Path):
     else:
         def find(*cands):
             return next((names.index(c) for c in cands if c in names), None)
-        tcol, mcol, ecol = find("mjd", "time", "hjd"), find("mag", "mag_v", "v"), find("magerr", "mag_err", "err", "error")
+        tcol, mcol = find("mjd", "time", "hjd"), find("mag", "mag_v", "v")
+        ecol = find("magerr", "mag_err", "err", "error")
         idcol = find("masterid", "id")
         for col, name in ((tcol, "MJD"), (mcol, "Mag"), (ecol, "Magerr")):
             if col is None:

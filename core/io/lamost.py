@@ -47,8 +47,9 @@ def read_file(path: Path) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
                 ext = next((h for h in hdul[1:] if isinstance(h, fits.BinTableHDU)
                             and "FLUX" in [c.upper() for c in h.columns.names]), None)
                 if ext is None:
-                    raise SkyValidationError(path, "no spectrum found",
-                                             expected="a (5, N) primary HDU or a COADD table with FLUX, IVAR, WAVELENGTH")
+                    raise SkyValidationError(
+                        path, "no spectrum found",
+                        expected="a (5, N) primary HDU or a COADD table with FLUX, IVAR, WAVELENGTH")
                 names = {c.upper(): c for c in ext.columns.names}
                 for col in ("FLUX", "IVAR", "WAVELENGTH"):
                     if col not in names:
