@@ -355,7 +355,7 @@ def light_curve(kind: str, t: np.ndarray, p: dict, rng: np.random.Generator) -> 
         return m
     if kind == "microlensing":
         tE, u0 = P, p["shape2"]
-        tpk = t[0] + p["shape1"] * (t[-1] - t[0])
+        tpk = t[int(p["shape1"] * (len(t) - 1))] + 0.3 * tE * (p["t0"] - 0.5)  # peak while observed
         u = np.sqrt(u0**2 + ((t - tpk) / tE) ** 2)
         mag = (u**2 + 2) / (u * np.sqrt(u**2 + 4))
         return -2.5 * np.log10(mag)
