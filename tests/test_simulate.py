@@ -192,3 +192,19 @@ def test_cli(tmp_path, capsys):
     assert "mislabel_rate" in capsys.readouterr().err
     assert not (tmp_path / "n0").exists() and not (tmp_path / "neg").exists()
     assert pd.read_parquet(out / schema.OBJECTS_FILE).shape[0] == 60
+
+
+def test_coordinates_and_proper_motions_match_astropy():
+    astropy_coords = pytest.importorskip("astropy.coordinates")
+    import astropy.units as u
+
+    from core.simulate.metadata import galactic_to_equatorial_pm, radec
+
+    l, b = np.array([10.0, 120, 250, 33]), np.array([5.0, -40, 60, -2])
+    pl, pb = np.array([3.0, -1, 2, 0.5]), np.array([1.0, 2, -4, 0.3])
+    c = astropy_coords.SkyCoord(l=l * u.deg, b=b * u.deg, pm_l_cosb=pl * u.mas / u.yr, pm_b=pb * u.mas / u.yr,
+                                frame="galactic").icrs
+    ra, dec = radec(l, b)
+    assert np.allclose(ra, c.ra.deg, atol=1e-4) and np.allclose(dec, c.dec.deg, atol=1e-4)
+    pmra, pmdec = galactic_to_equatorial_pm(l, b, pl, pb)
+    assert np.allclose(pmra, c.pm_ra_cosdec.value, atol=1e-5) and np.allclose(pmdec, c.pm_dec.value, atol=1e-5)

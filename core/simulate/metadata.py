@@ -116,6 +116,17 @@ def radec(l_deg, b_deg):
     return np.rad2deg(np.arctan2(e[1], e[0])) % 360, np.rad2deg(np.arcsin(np.clip(e[2], -1, 1)))
 
 
+def galactic_to_equatorial_pm(l_deg, b_deg, pm_l, pm_b):
+    """Rotate proper motions (mas/yr) from Galactic (mu_l*, mu_b) to equatorial (mu_ra*, mu_dec)."""
+    ra, dec = np.deg2rad(radec(l_deg, b_deg))
+    ra_g, dec_g = np.deg2rad(192.85948), np.deg2rad(27.12825)   # north Galactic pole (ICRS)
+    c1 = np.sin(dec_g) * np.cos(dec) - np.cos(dec_g) * np.sin(dec) * np.cos(ra - ra_g)
+    c2 = np.cos(dec_g) * np.sin(ra - ra_g)
+    cosb = np.hypot(c1, c2)
+    c1, c2 = c1 / cosb, c2 / cosb
+    return c1 * pm_l - c2 * pm_b, c2 * pm_l + c1 * pm_b
+
+
 def catalogue(p: dict, pos: dict, vmean: np.ndarray, amp: np.ndarray, rng) -> dict:
     """Gaia, 2MASS and WISE columns from stellar parameters, position and extinction.
 
@@ -176,9 +187,7 @@ def catalogue(p: dict, pos: dict, vmean: np.ndarray, amp: np.ndarray, rng) -> di
     vt_l = rng.normal(0, sig_v) - np.where(p["halo"] > 0, 200.0, 10.0) * np.cos(np.deg2rad(pos["l"]))
     vt_b = rng.normal(0, 0.6 * sig_v)
     pm_l, pm_b = vt_l / (4.74 * d / 1000), vt_b / (4.74 * d / 1000)
-    ang = rng.uniform(0, 2 * np.pi, n)  # orientation of the Galactic frame on the equatorial one
-    pmra = pm_l * np.cos(ang) - pm_b * np.sin(ang)
-    pmdec = pm_l * np.sin(ang) + pm_b * np.cos(ang)
+    pmra, pmdec = galactic_to_equatorial_pm(pos["l"], pos["b"], pm_l, pm_b)
     pm_err = 1.1 * plx_err
     pmra = pmra + pm_err * rng.standard_normal(n)
     pmdec = pmdec + pm_err * rng.standard_normal(n)
