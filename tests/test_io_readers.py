@@ -13,6 +13,9 @@ from core.io import READERS, import_sky
 from core.sky import open_sky
 from io_fixtures import write_asassn_dir, write_astrom3_parquet, write_crts_dir, write_lamost_fits
 
+# readers warn with the count of dropped points; tests that care use pytest.warns
+pytestmark = pytest.mark.filterwarnings("ignore:dropped .* point")
+
 
 def test_registry_lists_every_reader(capsys):
     assert set(READERS) == {"astrom3", "asassn", "lamost", "crts"}
