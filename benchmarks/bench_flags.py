@@ -106,8 +106,8 @@ def main() -> int:
                   f"{r['rows_in_store']} | {', '.join(map(str, r['all_runs_flags_per_s']))} |")
     md += ["", "An astronomer flags at most a few objects per second, so either figure leaves a wide margin; "
            "no flag was lost or duplicated (rows in store = flags written, asserted by the script). "
-           "Four writers together commit more flags per second than one alone on this machine; why (fsync "
-           "latency overlapping Python work in the other processes, most likely) was not investigated."]
+           "Runs of the same setting differed several-fold here (e.g. 290 to 1900 flags/s for one writer): the "
+           "cost of an add is mostly the commit's fsync, whose latency depends on what else uses the disk."]
     (RESULTS / "flags.md").write_text("\n".join(md) + "\n")
     return 0
 
