@@ -70,7 +70,7 @@ def _explorer_main(data, template_sidebar):
                   styles={"flex": "1 1 420px"}),
         sizing_mode="stretch_width", flex_wrap="wrap")
     tabs = pn.Tabs(("Explore", explore), ("Clusters", v["clusters"]), ("Subclasses", v["subclasses"]),
-                   ("Flags & export", v["flags"]), dynamic=False, sizing_mode="stretch_width")
+                   ("Flags & export", v["flags"]), dynamic=True, sizing_mode="stretch_width")
     return tabs, v
 
 

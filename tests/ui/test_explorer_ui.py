@@ -99,10 +99,10 @@ def test_flag_survives_reload_and_exports(served, page, tmp_path):
     wait_selected(page)
     oid = focus_first_row(page)
     page.locator(".flag-anomaly button").first.click()
-    page.locator(".selection-table").get_by_text("anomaly").first.wait_for(timeout=10000)
+    page.get_by_text("Flagged as").first.wait_for(timeout=10000)
     page.reload()
     open_app(page, served["url"])
-    page.get_by_role("tab", name="Flags & export").click()
+    page.get_by_text("Flags & export").first.click()
     page.locator(".flags-table").get_by_text(oid).first.wait_for(timeout=15000)
     page.screenshot(path="benchmarks/results/explorer_flags.png")
     with page.expect_download(timeout=20000) as dl:
