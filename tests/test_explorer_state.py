@@ -138,3 +138,16 @@ def test_results_are_not_modified(results):
     s.selected_frame()
     s.flag("fine", "o1")
     pd.testing.assert_frame_equal(results, before)
+
+
+def test_with_the_real_flag_store(results, tmp_path):
+    flags = pytest.importorskip("core.flags")
+    store = flags.FlagStore(tmp_path / "flags.sqlite", valid_ids=results["id"].tolist(),
+                            labels=["EW", "RRAB", "M", "SR"])
+    s = ExplorerState(results, flag_store=store, user="alice")
+    s.flag("mislabel", "o3", proposed_label="EW", note="<b>bold</b>")
+    s.flag("fine", "o4")
+    again = ExplorerState(results, flag_store=flags.FlagStore(tmp_path / "flags.sqlite"))
+    assert again.flags == {"o3": "mislabel", "o4": "fine"}
+    s.undo("o4")
+    assert s.flags == {"o3": "mislabel"}
