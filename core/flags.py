@@ -601,7 +601,8 @@ def write_flags_file(df: pd.DataFrame, path, fmt: str, meta: dict | None = None)
         elif fmt == "json":
             records = [{k: (None if _isnull(v) else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
                        for r in df.to_dict("records")]
-            tmp.write_text(json.dumps({"format": "astrom3-flags", **meta, "flags": records}, indent=1,
+            tmp.write_text(json.dumps({"format": "astrom3-flags", **meta, "columns": list(df.columns),
+                                       "flags": records}, indent=1,
                                       ensure_ascii=True))
         else:
             table = _to_astropy(df, meta)
@@ -652,7 +653,7 @@ def read_flags_file(path, *, format: str | None = None) -> pd.DataFrame:
             doc = json.loads(path.read_text())
             if not isinstance(doc, dict) or "flags" not in doc:
                 raise ValueError("no 'flags' list")
-            df = pd.DataFrame(doc["flags"])
+            df = pd.DataFrame(doc["flags"], columns=doc.get("columns"))
         else:
             from astropy.table import Table
             t = Table.read(path, format="ascii.ecsv" if fmt == "ecsv" else "votable")

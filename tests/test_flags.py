@@ -83,6 +83,7 @@ def test_round_trip_every_format(store, tmp_path, suffix):
     path = store.export(tmp_path / f"out.{suffix}")
     assert path.exists() and not list(tmp_path.glob(".out*tmp*"))
     fresh = FlagStore(tmp_path / f"fresh-{suffix}.sqlite")
+    assert fresh.import_(fresh.export(tmp_path / f"empty.{suffix}")) == 0  # an empty export reads back
     assert fresh.import_(path) == 6
     assert fresh.import_(path) == 0  # idempotent
     before, after = store.current()[COMPARE], fresh.current()[COMPARE]
