@@ -114,10 +114,21 @@ def test_map_builds_datashaded_pipeline(views):
         df = map_frame(state)
         assert list(df.columns[:3]) == ["x", "y", "id"]
         el = shaded_map(df, color, x_range=(-2, 15), y_range=(-2, 8), width=100, height=80)
-        assert isinstance(el, hv.RGB if color not in ("outlier_score",) else hv.Image)
+        assert isinstance(el, hv.RGB)
         assert el.kdims[0].name == "x" and el.kdims[1].name == "y"
     state.color_by = "label"
     assert str(map_frame(state)["label"].dtype) == "category"
+
+
+def test_map_switches_colour_and_projection_when_rendered(views):
+    mv, state = views["map"], views["state"]
+    plot = hv.renderer("bokeh").get_plot(mv._base * mv._marks)
+    for color in ("outlier_score", "label", "flag", "cluster", "crossmodal_score"):
+        state.color_by = color  # must not raise (one DynamicMap, one element type)
+        assert color.split("_")[0] in mv.legend.object
+    state.projection = "metadata"
+    assert "metadata" in mv._shaded().opts.get("plot").kwargs["xlabel"]
+    assert plot is not None
 
 
 def test_map_legend_and_tools(views):

@@ -76,20 +76,21 @@ def _num(v):
 
 
 def shaded_map(df: pd.DataFrame, color_by: str, *, x_range=None, y_range=None, width=600, height=520):
-    """Datashaded points: ``count_cat`` for categories, the mean score for scores.
+    """Datashaded points: ``count_cat`` for categories, the highest score per pixel for scores.
 
-    Returns the HoloViews element produced by :func:`rasterize` (scores) or the categorical
-    ``rasterize`` + shade pipeline, wrapped in :func:`dynspread` so single points stay visible.
+    Returns an ``hv.RGB`` (rasterize + shade, wrapped in :func:`dynspread` so single points stay
+    visible) whatever ``color_by`` is.
     """
     pts = hv.Points(df, kdims=["x", "y"], vdims=[color_by, "id"])
     kw = {}
     if x_range is not None:
         kw = {"x_range": tuple(x_range), "y_range": tuple(y_range)}
+    from holoviews.operation.datashader import shade
+    # Both branches return hv.RGB, so one DynamicMap can switch between them; the legend is ours.
     if color_by in SCORES:
-        img = rasterize(pts, aggregator=ds.mean(color_by), dynamic=False, width=width, height=height, **kw)
-        img = img.opts(cmap=list(SCORE_CMAP), colorbar=True, clim=(0, 1), cnorm="linear")
+        agg = rasterize(pts, aggregator=ds.max(color_by), dynamic=False, width=width, height=height, **kw)
+        img = shade(agg, cmap=list(SCORE_CMAP), clims=(0.0, 1.0), cnorm="linear", min_alpha=120)
     else:
-        from holoviews.operation.datashader import shade
         cats = list(df[color_by].cat.categories)
         colors = FLAG_COLORS if color_by == "flag" else category_colors(cats)
         agg = rasterize(pts, aggregator=ds.count_cat(color_by), dynamic=False, width=width, height=height, **kw)
