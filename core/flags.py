@@ -33,6 +33,7 @@ import json
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -164,6 +165,7 @@ class FlagStore:
             if self.readonly:
                 raise FlagStoreError(f"{self.path}: flag store not found")
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()  # one connection, shared by a server's threads: one statement at a time
         self._conn = self._connect()
 
     # --- connection and schema ---------------------------------------------------------------
@@ -248,7 +250,8 @@ class FlagStore:
             raise FlagStoreError(f"{self.path}: flag store is open read-only; nothing was written")
         if self._conn is None:
             raise FlagStoreError(f"{self.path}: flag store is closed")
-        return self._retry(lambda: self._transaction(self._conn, fn))
+        with self._lock:
+            return self._retry(lambda: self._transaction(self._conn, fn))
 
     def _read(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
         if self._conn is None:
@@ -256,7 +259,8 @@ class FlagStore:
         def run():
             cur = self._conn.execute(sql, params)
             return cur.fetchall(), [d[0] for d in cur.description]
-        rows, cols = self._retry(run)
+        with self._lock:
+            rows, cols = self._retry(run)
         return pd.DataFrame([tuple(r) for r in rows], columns=cols)
 
     @property
@@ -265,9 +269,10 @@ class FlagStore:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self):
         return self
@@ -325,7 +330,8 @@ class FlagStore:
             (user, created, sky_fp, model_fp)).lastrowid)
 
     def _session_row(self, session: int) -> sqlite3.Row:
-        row = self._conn.execute("SELECT * FROM sessions WHERE id = ?", (int(session),)).fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM sessions WHERE id = ?", (int(session),)).fetchone()
         if row is None:
             raise FlagStoreError(f"session {session!r} does not exist in {self.path}; call start_session first")
         return row

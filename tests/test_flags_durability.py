@@ -10,6 +10,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
+from core.errors import AstroM3Error
 from core.flags import FlagStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,3 +115,38 @@ def test_many_connections_in_one_process_retry(tmp_path):
     blocker.close()
     a.close()
     b.close()
+
+
+def test_threads_share_one_store(tmp_path):
+    """A server's threads (browser sessions) share one FlagStore: no decision lost or doubled."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = FlagStore(tmp_path / "flags.sqlite")
+
+    def work(t):
+        s = store.start_session(f"t{t}")
+        for i in range(25):
+            store.add(s, f"{t}-{i}", "fine")
+        store.undo(s, f"{t}-0")
+        return t
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sorted(pool.map(work, range(8))) == list(range(8))
+    h, cur = store.history(), store.current()
+    store.close()
+    assert (h["kind"] == "fine").sum() == 200 and (h["kind"] == "undo").sum() == 8
+    assert len(cur) == 192 and not any(cur["id"].str.endswith("-0"))
+
+
+def test_import_is_all_or_nothing(tmp_path):
+    src = FlagStore(tmp_path / "src.sqlite")
+    s = src.start_session("ada")
+    for oid in ("a", "b", "zzz"):
+        src.add(s, oid, "anomaly")
+    path = src.export(tmp_path / "f.csv")
+    src.close()
+    dst = FlagStore(tmp_path / "dst.sqlite", valid_ids=["a", "b"])
+    with pytest.raises(AstroM3Error, match="row 2.*'zzz'.*nothing was imported"):
+        dst.import_(path)
+    assert len(dst.history()) == 0
+    dst.close()
