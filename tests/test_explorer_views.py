@@ -200,6 +200,7 @@ def test_inspector_neighbours_with_fake_similar(views, monkeypatch):
     monkeypatch.setattr(core.analysis, "similar", fake_similar)
     state, insp = views["state"], views["inspector"]
     state.focus_on("s00002")
+    insp._tabs.active = 1  # neighbours load when their tab is shown
     import panel as pn
     buttons = [w for row in insp._neigh for w in row if isinstance(w, pn.widgets.Button)]
     assert [b.name for b in buttons] == ["s00002", "s00006"]

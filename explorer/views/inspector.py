@@ -253,6 +253,12 @@ class Inspector(pn.viewable.Viewer):
         self.state.param.watch(lambda e: self._draw_why(), ["flags_version"])
         self.param.watch(self._refold, ["period"])
         self.param.watch(lambda e: self._draw_neighbours(), ["neighbour_space"])
+        space = pn.widgets.RadioButtonGroup.from_param(self.param.neighbour_space, button_type="light")
+        self._tabs = pn.Tabs(("Metadata", pn.Column(self._meta, pn.Row(pn.Column("**Votes**", self._votes),
+                                                                        pn.Column("**Why flagged**", self._why)))),
+                             ("Neighbours", pn.Column(space, self._neigh)), dynamic=False,
+                             sizing_mode="stretch_width")
+        self._tabs.param.watch(lambda e: self._draw_neighbours(), ["active"])
         if self.state.focus:
             self._refocus()
 
@@ -341,9 +347,12 @@ class Inspector(pn.viewable.Viewer):
         head = f"<p>Flagged as <b>{html.escape(flag)}</b>.</p>" if flag else ""
         self._why.object = head + why_flagged_html(row, self.data.ranges)
 
-    def _draw_neighbours(self):
+    def _draw_neighbours(self, force: bool = False):
         s = self.state
         if s.focus is None:
+            return
+        if not force and self._tabs.active != 1:
+            self._neigh[:] = [pn.pane.Markdown("Open this tab to load the neighbours.")]
             return
         res, err = call_optional("core.analysis", "similar", self.data.workspace_path, s.focus, k=self.k,
                                  modality=self.neighbour_space)
@@ -367,12 +376,5 @@ class Inspector(pn.viewable.Viewer):
         self._neigh[:] = rows or [pn.pane.Markdown("no neighbours")]
 
     def __panel__(self):
-        space = pn.widgets.RadioButtonGroup.from_param(self.param.neighbour_space, button_type="light")
-        return pn.Column(
-            self._title,
-            self._raw, self._period_row, self._folded, self._pg, self._spec,
-            pn.Tabs(("Metadata", pn.Column(self._meta, pn.Row(pn.Column("**Votes**", self._votes),
-                                                              pn.Column("**Why flagged**", self._why)))),
-                    ("Neighbours", pn.Column(space, self._neigh)),
-                    dynamic=False, sizing_mode="stretch_width"),
-            sizing_mode="stretch_width")
+        return pn.Column(self._title, self._raw, self._period_row, self._folded, self._pg, self._spec,
+                         self._tabs, sizing_mode="stretch_width")
