@@ -168,7 +168,11 @@ def _label_noise(coords: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return labels
 
 
-def subclasses(workspace, label: str = "M", *, sky=None, seed: int = 0, space: str = schema.FUSED,
+#: Default space for subclasses: the modality embeddings side by side (see :func:`subclasses`).
+CONCAT = "concat"
+
+
+def subclasses(workspace, label: str = "M", *, sky=None, seed: int = 0, space: str = CONCAT,
                min_cluster_size: int | None = None, max_curves: int = 200) -> SubclassResult:
     """Find and describe the subgroups of one class.
 
@@ -183,7 +187,12 @@ def subclasses(workspace, label: str = "M", *, sky=None, seed: int = 0, space: s
         the assignment is returned.
     seed : int
     space : str
-        Embedding space to re-project (``fused`` by default).
+        Embedding space to re-project: ``concat`` (default: the per-modality embeddings side by
+        side, the fused vector standing in where one is missing) or one of ``fused``,
+        ``photometry``, ``spectra``, ``metadata``.
+        Measured on the 20k demo sky: the fused mean averages away what only one modality shows
+        (Mira chemistry lives in the spectra: ARI 0.00 fused, 0.55 spectra, 0.88 concat; rotator
+        dwarfs vs giants in the metadata: 0.51 fused, 0.95 metadata, 0.80 concat).
     min_cluster_size : int, optional
         Defaults to a tenth of the class (at least 10).
     max_curves : int
@@ -208,15 +217,21 @@ def subclasses(workspace, label: str = "M", *, sky=None, seed: int = 0, space: s
     res = pd.read_parquet(ws.results_path, columns=["id", "label"])
     ids_all = res["id"].astype(str).to_numpy()
     emb = load_embeddings(ws.embeddings_path, ids=ids_all)
-    if space not in emb.present:
-        raise AstroM3Error(f"this workspace has no '{space}' embeddings")
-    inside = (res["label"].astype(object) == label).to_numpy() & emb.present[space]
+    if space == CONCAT:
+        mods = emb.modalities
+        present = emb.present[schema.FUSED]
+    elif space in emb.present:
+        mods, present = [space], emb.present[space]
+    else:
+        raise AstroM3Error(f"this workspace has no '{space}' embeddings (use 'concat' or one of {emb.spaces})")
+    inside = (res["label"].astype(object) == label).to_numpy() & present
     rows = np.flatnonzero(inside)
     if len(rows) < 10:
         known = sorted(res["label"].dropna().unique().tolist())
         raise AstroM3Error(f"label {label!r}: {len(rows)} objects with {space} embeddings, need >= 10 "
                            f"(labels here: {known})")
-    x = emb.vectors[space][rows]
+    fused_rows = emb.vectors[schema.FUSED][rows]
+    x = np.hstack([np.where(emb.present[m][rows, None], emb.vectors[m][rows], fused_rows) for m in mods])
     coords, _ = fit_projection(x, sample=len(rows), seed=seed, min_dist=0.0)
     mcs = int(min_cluster_size or max(10, len(rows) // 10))
     cl = cluster(coords, min_cluster_size=mcs)
