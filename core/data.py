@@ -47,15 +47,20 @@ class Preprocessor:
     grid: tuple[float, float, float] = (3850.0, 9000.0, 2.0)
     metadata: pp.MetadataScaler = field(default_factory=pp.MetadataScaler)
     photo: pp.PhotoScaler = field(default_factory=pp.PhotoScaler)
+    sampling: str = "window"
+    phase_harmonics: int = 0
 
     @classmethod
     def fit(cls, objects: pd.DataFrame, metadata_columns: list[str], config: ModelConfig) -> Preprocessor:
         """Fit the scalers on the training objects' rows of ``sky.objects``."""
         p = cls(seq_len=config.photometry.seq_len,
-                grid=(config.spectra.lo, config.spectra.hi, config.spectra.step))
-        if metadata_columns:
-            p.metadata = pp.MetadataScaler().fit(objects, metadata_columns)
-        p.photo = pp.PhotoScaler().fit(objects)
+                grid=(config.spectra.lo, config.spectra.hi, config.spectra.step),
+                sampling=config.photometry.sampling, phase_harmonics=config.photometry.phase_harmonics)
+        excluded = set(config.exclude_columns)
+        columns = [c for c in metadata_columns if c not in excluded]
+        if columns:
+            p.metadata = pp.MetadataScaler().fit(objects, columns)
+        p.photo = pp.PhotoScaler().fit(objects, exclude=excluded)
         return p
 
     @property
@@ -66,6 +71,19 @@ class Preprocessor:
     def n_metadata(self) -> int:
         return len(self.metadata.features)
 
+    @staticmethod
+    def periods(objects: pd.DataFrame) -> np.ndarray:
+        """Catalogue periods (days) of ``objects``, NaN where missing (phase channels need them)."""
+        if "period" not in objects.columns:
+            return np.full(len(objects), np.nan)
+        return pd.to_numeric(objects["period"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def lightcurves(self, curves: list, photo: np.ndarray, periods: np.ndarray,
+                    rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`lightcurve_batch` with this preprocessor's length, sampling and phase channels."""
+        return lightcurve_batch(curves, photo, self.seq_len, rng, sampling=self.sampling, periods=periods,
+                                phase_harmonics=self.phase_harmonics)
+
     def metadata_present(self, objects: pd.DataFrame) -> np.ndarray:
         """True where an object has at least one of the model's raw metadata columns."""
         cols = [c for c in self.metadata.raw_columns if c in objects.columns]
@@ -75,20 +93,28 @@ class Preprocessor:
 
     def to_dict(self) -> dict:
         return {"seq_len": self.seq_len, "grid": list(self.grid), "metadata": self.metadata.to_dict(),
-                "photo": self.photo.to_dict()}
+                "photo": self.photo.to_dict(), "sampling": self.sampling, "phase_harmonics": self.phase_harmonics}
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessor:
         return cls(seq_len=d["seq_len"], grid=tuple(d["grid"]),
-                   metadata=pp.MetadataScaler.from_dict(d["metadata"]), photo=pp.PhotoScaler.from_dict(d["photo"]))
+                   metadata=pp.MetadataScaler.from_dict(d["metadata"]), photo=pp.PhotoScaler.from_dict(d["photo"]),
+                   sampling=d.get("sampling", "window"), phase_harmonics=int(d.get("phase_harmonics", 0)))
 
 
-def lightcurve_batch(curves: list, photo: np.ndarray, seq_len: int, rng: np.random.Generator | None = None):
-    """Preprocess a list of ``(time, value, error)`` into ``(B, seq_len, 9)`` float32 and a ``(B, seq_len)`` mask."""
-    x = np.zeros((len(curves), seq_len, pp.LC_CHANNELS), dtype=np.float32)
+def lightcurve_batch(curves: list, photo: np.ndarray, seq_len: int, rng: np.random.Generator | None = None, *,
+                     sampling: str = "window", periods: np.ndarray | None = None, phase_harmonics: int = 0):
+    """Preprocess a list of ``(time, value, error)`` into ``(B, seq_len, C)`` float32 and a ``(B, seq_len)`` mask.
+
+    ``C`` is :func:`core.preprocess.lightcurve_channels` of ``phase_harmonics``; ``periods`` (one per
+    curve, NaN where unknown) are needed for the phase channels.
+    """
+    x = np.zeros((len(curves), seq_len, pp.lightcurve_channels(phase_harmonics)), dtype=np.float32)
     mask = np.zeros((len(curves), seq_len), dtype=bool)
     for i, (t, v, e) in enumerate(curves):
-        xi, mi, st = pp.prepare_lightcurve(t, v, e, seq_len=seq_len, rng=rng)
+        period = periods[i] if periods is not None else None
+        xi, mi, st = pp.prepare_lightcurve(t, v, e, seq_len=seq_len, rng=rng, sampling=sampling, period=period,
+                                           phase_harmonics=phase_harmonics)
         x[i] = pp.assemble_lightcurve(xi, mi, pp.lightcurve_aux(st, photo[i]))
         mask[i] = mi
     return x, mask
@@ -123,6 +149,7 @@ class SkyArrays:
         objects = sky.objects.set_index("id").loc[list(self.ids)].reset_index()
         self.labels = objects["label"].to_numpy(dtype=object)
         self.photo = prep.photo.transform(objects)
+        self.periods = prep.periods(objects)
         # light curves: raw, compact (float64 time, float32 values)
         self.has = {m: np.zeros(n, dtype=bool) for m in ("photometry", "spectra", "metadata")}
         self._lc: list = [None] * n
@@ -162,7 +189,7 @@ class SkyArrays:
         out: dict = {}
         if "photometry" in self.modalities:
             curves = [self._lc[k] if self._lc[k] is not None else ((), (), ()) for k in idx]
-            x, mask = lightcurve_batch(curves, self.photo[idx], self.prep.seq_len, rng)
+            x, mask = self.prep.lightcurves(curves, self.photo[idx], self.periods[idx], rng)
             out["lc"], out["lc_mask"] = torch.from_numpy(x), torch.from_numpy(mask)
         if "spectra" in self.modalities:
             rows = self._spec_row[idx]

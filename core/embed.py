@@ -39,7 +39,7 @@ def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tup
     """
     import torch
 
-    from core.data import lightcurve_batch, spectra_batch
+    from core.data import spectra_batch
     from core.progress import progress
 
     model, prep = loaded.model, loaded.preprocessor
@@ -55,7 +55,7 @@ def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tup
             return
         with torch.no_grad():
             if kind == "photometry":
-                x, mask = lightcurve_batch(items, photo[rows], prep.seq_len)
+                x, mask = prep.lightcurves(items, photo[rows], periods[rows])
                 z = model.encode_photometry(torch.from_numpy(x).to(dev), torch.from_numpy(mask).to(dev))
             else:
                 x = spectra_batch(items, grid)
@@ -67,6 +67,7 @@ def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tup
 
     if "photometry" in loaded.modalities and sky.has_lightcurves:
         photo = prep.photo.transform(sky.objects)
+        periods = prep.periods(sky.objects)
         rows, items = [], []
         for lc in sky.iter_lightcurves(batch_size=max(batch_size, 256)):
             k = pos.get(lc.id)

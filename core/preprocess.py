@@ -23,7 +23,19 @@ Deviations from the paper, documented where they occur:
 * missing metadata values are imputed with the training median (the paper had none), and a
   column missing for every training object is dropped from the model's inputs;
 * the photometric auxiliary channels are standard-scaled with the training statistics (the paper
-  feeds them raw); a sky without them (e.g. CRTS has period and amplitude only) gets zeros.
+  feeds them raw); a sky without them (e.g. CRTS has period and amplitude only) gets zeros;
+* catalogue columns that describe how the catalogue *labelled* the star (ASAS-SN's ``rfr_score``,
+  its classifier's confidence in the label it gave) are not read by default
+  (``ModelConfig.exclude_columns``): they carry the given label into the embeddings, so the
+  classifiers that look for wrong labels learn to repeat them (measured on the demo sky: adding the
+  catalogue columns with ``rfr_score`` to a random forest on light-curve features dropped
+  label-error AP from 0.96 to 0.74; without it, 0.98);
+* two options the paper does not have, off in the ``paper`` preset and on in ``cpu`` (chosen by
+  measurement, see :mod:`core.model.config`): ``sampling="spread"`` takes the ``seq_len`` points
+  from the whole curve instead of a contiguous window (a 100-point window of a 400-epoch curve
+  sees a quarter of it and can miss a single event entirely), and ``phase_harmonics`` adds the
+  phase at the catalogue period as ``sin``/``cos`` channels, so a small encoder sees the folded
+  shape (EW vs EB vs RRC) that the sparse, unfolded sampling of ASAS-SN hides.
 """
 from __future__ import annotations
 
@@ -35,14 +47,20 @@ import pandas as pd
 from core import schema
 
 __all__ = [
-    "SEQ_LEN", "LC_CHANNELS", "SPEC_CHANNELS", "mad", "prepare_lightcurve", "lightcurve_aux",
-    "spectrum_grid", "prepare_spectrum", "metadata_features", "MetadataScaler", "PhotoScaler",
+    "SEQ_LEN", "LC_CHANNELS", "SPEC_CHANNELS", "SAMPLINGS", "mad", "prepare_lightcurve", "lightcurve_aux",
+    "lightcurve_channels", "phase_channels", "spectrum_grid", "prepare_spectrum", "metadata_features",
+    "MetadataScaler", "PhotoScaler",
 ]
 
 #: The paper's light-curve length.
 SEQ_LEN = 200
-#: Channels of a preprocessed light curve.
+#: Channels of a preprocessed light curve (the paper's; phase channels come on top, see
+#: :func:`lightcurve_channels`).
 LC_CHANNELS = 9
+#: How ``seq_len`` points are taken from a longer light curve: ``window`` (the paper: a contiguous
+#: window, random in training, centred otherwise) or ``spread`` (points spread over the whole curve:
+#: a random subset in training, evenly spaced otherwise).
+SAMPLINGS = ("window", "spread")
 #: Channels of a preprocessed spectrum.
 SPEC_CHANNELS = 3
 _EPS = 1e-6
@@ -57,7 +75,72 @@ def mad(x: np.ndarray) -> float:
     return float(np.median(np.abs(x - np.median(x))))
 
 
-def prepare_lightcurve(time, value, error, *, seq_len: int = SEQ_LEN, rng: np.random.Generator | None = None):
+def lightcurve_channels(phase_harmonics: int = 0) -> int:
+    """Channels of a preprocessed light curve: the paper's 9 plus ``2 * phase_harmonics``."""
+    return LC_CHANNELS + 2 * int(phase_harmonics)
+
+
+def phase_channels(time, value, period, harmonics: int) -> np.ndarray:
+    """``sin``/``cos`` of ``2 pi k phase`` (k = 1..harmonics) of each point, folded at ``period``.
+
+    Phase zero is put where a ``harmonics``-term Fourier fit of the folded curve peaks (the
+    faintest phase for magnitudes: primary eclipse, minimum light), so the same kind of star gets
+    the same phases whatever its epoch. Without a usable period (missing, not positive) or with
+    too few points, every channel is zero.
+
+    Parameters
+    ----------
+    time, value : array-like
+        The points to describe (days; magnitudes or fluxes).
+    period : float
+        Catalogue period in days.
+    harmonics : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(time), 2 * harmonics), float32
+        Columns ``sin(2 pi phi), cos(2 pi phi), sin(4 pi phi), ...``.
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 10, 200)
+    >>> ch = phase_channels(t, np.cos(2 * np.pi * (t - 0.3)), 1.0, 1)
+    >>> round(float(ch[np.argmin(np.abs(t - 0.3)), 1]), 2)   # the peak is at phase 0: cos = 1
+    1.0
+    """
+    t = np.asarray(time, dtype=np.float64)
+    out = np.zeros((len(t), 2 * harmonics), dtype=np.float32)
+    k = np.arange(1, harmonics + 1)
+    if harmonics <= 0 or period is None or not np.isfinite(period) or period <= 0 or len(t) < 2 * harmonics + 2:
+        return out
+    v = np.asarray(value, dtype=np.float64)
+    ang = 2 * np.pi * np.outer(np.mod((t - t[0]) / period, 1.0), k)            # (n, K)
+    design = np.hstack([np.ones((len(t), 1)), np.sin(ang), np.cos(ang)])
+    coef, *_ = np.linalg.lstsq(design, v - v.mean(), rcond=None)
+    grid = np.linspace(0.0, 1.0, 200, endpoint=False)
+    ga = 2 * np.pi * np.outer(grid, k)
+    fit = np.sin(ga) @ coef[1:harmonics + 1] + np.cos(ga) @ coef[harmonics + 1:]
+    phi = np.mod(ang[:, 0] / (2 * np.pi) - grid[int(np.argmax(fit))], 1.0)
+    a = 2 * np.pi * np.outer(phi, k)
+    out[:, 0::2] = np.sin(a)
+    out[:, 1::2] = np.cos(a)
+    return out
+
+
+def _sample(n: int, seq_len: int, sampling: str, rng: np.random.Generator | None) -> np.ndarray:
+    """Indices of ``seq_len`` of ``n > seq_len`` sorted points (see :data:`SAMPLINGS`)."""
+    if sampling == "spread":
+        if rng is not None:
+            return np.sort(rng.choice(n, seq_len, replace=False))
+        return np.unique(np.linspace(0, n - 1, seq_len).round().astype(int))
+    if sampling != "window":
+        raise ValueError(f"unknown light-curve sampling {sampling!r}; choose one of {', '.join(SAMPLINGS)}")
+    start = int(rng.integers(0, n - seq_len + 1)) if rng is not None else (n - seq_len) // 2
+    return np.arange(start, start + seq_len)
+
+
+def prepare_lightcurve(time, value, error, *, seq_len: int = SEQ_LEN, rng: np.random.Generator | None = None,
+                       sampling: str = "window", period: float | None = None, phase_harmonics: int = 0):
     """The paper's light-curve steps: dedup, sort, normalise, scale time, crop or pad.
 
     Parameters
@@ -67,14 +150,22 @@ def prepare_lightcurve(time, value, error, *, seq_len: int = SEQ_LEN, rng: np.ra
     seq_len : int
         Output length (200 in the paper).
     rng : numpy.random.Generator, optional
-        If given, a random window of ``seq_len`` points is cropped (training); otherwise the
-        centred window (inference).
+        If given, the ``seq_len`` points of a longer curve are drawn at random (training);
+        otherwise deterministically (inference).
+    sampling : {'window', 'spread'}
+        ``window``: a contiguous window (the paper; random, or the centred one); ``spread``: points
+        spread over the whole curve (a random subset, or evenly spaced ones).
+    period : float, optional
+        Catalogue period (days) for the phase channels.
+    phase_harmonics : int
+        If > 0, ``2 * phase_harmonics`` channels of :func:`phase_channels` (computed on the whole
+        curve, so phase zero does not depend on the crop) follow the three sequence channels.
 
     Returns
     -------
-    x : numpy.ndarray, shape (seq_len, 3), float32
-        Channels: time scaled to [0, 1] over the kept window, ``(value - mean) / MAD``, ``error / MAD``.
-        Padded rows are zero.
+    x : numpy.ndarray, shape (seq_len, 3 + 2 * phase_harmonics), float32
+        Channels: time scaled to [0, 1] over the kept points, ``(value - mean) / MAD``, ``error / MAD``
+        [, phase channels]. Padded rows are zero.
     mask : numpy.ndarray, shape (seq_len,), bool
         True for real points.
     stats : dict
@@ -96,10 +187,11 @@ def prepare_lightcurve(time, value, error, *, seq_len: int = SEQ_LEN, rng: np.ra
     # dedup on time (keep the first of each), sorted
     t, idx = np.unique(t, return_index=True)
     v, e = v[idx], e[idx]
-    x = np.zeros((seq_len, 3), dtype=np.float32)
+    x = np.zeros((seq_len, 3 + 2 * phase_harmonics), dtype=np.float32)
     mask = np.zeros(seq_len, dtype=bool)
     if len(t) == 0:
         return x, mask, {"log_mad": 0.0, "span": 0.0}
+    phase = phase_channels(t, v, period, phase_harmonics) if phase_harmonics > 0 else None
     m = mad(v)
     scale = m if m > _EPS else 1.0
     span = float(t[-1] - t[0])
@@ -108,12 +200,15 @@ def prepare_lightcurve(time, value, error, *, seq_len: int = SEQ_LEN, rng: np.ra
     e = e / scale
     n = len(t)
     if n > seq_len:
-        start = int(rng.integers(0, n - seq_len + 1)) if rng is not None else (n - seq_len) // 2
-        t, v, e = t[start:start + seq_len], v[start:start + seq_len], e[start:start + seq_len]
-        n = seq_len
+        keep = _sample(n, seq_len, sampling, rng)
+        t, v, e = t[keep], v[keep], e[keep]
+        phase = phase[keep] if phase is not None else None
+        n = len(keep)
     width = t[-1] - t[0]
     ts = (t - t[0]) / width if width > 0 else np.zeros_like(t)
     x[:n, 0], x[:n, 1], x[:n, 2] = ts, v, e
+    if phase is not None:
+        x[:n, 3:] = phase
     mask[:n] = True
     return x, mask, stats
 
@@ -133,13 +228,17 @@ def lightcurve_aux(stats: dict, photo: np.ndarray) -> np.ndarray:
 
 
 def assemble_lightcurve(x: np.ndarray, mask: np.ndarray, aux: np.ndarray) -> np.ndarray:
-    """Stack the 3 sequence channels and the 6 broadcast auxiliary channels: ``(seq_len, 9)``.
+    """Stack the sequence channels and the 6 broadcast auxiliary channels.
 
-    Auxiliary channels are zero on padded rows, like the sequence channels.
+    ``x`` from :func:`prepare_lightcurve` (3 sequence channels, then any phase channels); the
+    result is ``(seq_len, 9 + phase channels)``: time, value, error, the 6 auxiliary channels, then
+    the phase channels. Auxiliary channels are zero on padded rows, like the sequence channels.
     """
-    out = np.zeros((len(x), LC_CHANNELS), dtype=np.float32)
-    out[:, :3] = x
-    out[mask, 3:] = aux
+    n_phase = x.shape[1] - 3
+    out = np.zeros((len(x), LC_CHANNELS + n_phase), dtype=np.float32)
+    out[:, :3] = x[:, :3]
+    out[mask, 3:LC_CHANNELS] = aux
+    out[:, LC_CHANNELS:] = x[:, 3:]
     return out
 
 
@@ -282,7 +381,8 @@ class MetadataScaler:
 class PhotoScaler:
     """Standard scaling of the 4 photometric auxiliary columns (log10 of the period first).
 
-    Columns a sky lacks become zeros (the training mean).
+    Columns a sky lacks, or that the model excludes (``ModelConfig.exclude_columns``, e.g. the
+    label-leaking ``rfr_score``), become zeros (the training mean).
     """
 
     columns: tuple[str, ...] = schema.PHOTO_COLUMNS
@@ -303,9 +403,11 @@ class PhotoScaler:
             cols.append(v)
         return np.stack(cols, axis=1) if cols else np.zeros((len(objects), 0))
 
-    def fit(self, objects: pd.DataFrame) -> PhotoScaler:
+    def fit(self, objects: pd.DataFrame, exclude=()) -> PhotoScaler:
+        """Fit on the training objects; columns in ``exclude`` stay zero (never read)."""
         x = self._raw(objects)
-        self.present = [bool(np.isfinite(x[:, j]).any()) for j in range(x.shape[1])]
+        self.present = [bool(np.isfinite(x[:, j]).any()) and c not in set(exclude)
+                        for j, c in enumerate(self.columns)]
         with np.errstate(invalid="ignore"):
             self.mean_ = [float(np.nanmean(x[:, j])) if p else 0.0 for j, p in enumerate(self.present)]
             std = [float(np.nanstd(x[:, j])) if p else 1.0 for j, p in enumerate(self.present)]
@@ -313,8 +415,10 @@ class PhotoScaler:
         return self
 
     def transform(self, objects: pd.DataFrame) -> np.ndarray:
-        """``(n, 4)`` float32 scaled columns; missing values are 0 (the mean)."""
+        """``(n, 4)`` float32 scaled columns; missing values, and columns absent (or excluded) when
+        fitting, are 0 (the mean)."""
         x = (self._raw(objects) - np.asarray(self.mean_)) / np.asarray(self.std_)
+        x = np.where(np.asarray(self.present, dtype=bool), x, 0.0)
         return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     def to_dict(self) -> dict:

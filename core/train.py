@@ -254,8 +254,14 @@ def _save(path: Path, payload: dict) -> None:
 # pretraining
 # ------------------------------------------------------------------------------------------------
 
-def _lr_at(step: int, warmup_steps: int, base: float) -> float:
-    return base * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else base
+def _lr_at(step: int, warmup_steps: int, base: float, *, total_steps: int = 0, min_ratio: float = 0.0) -> float:
+    """Linear warm-up; then constant (``total_steps == 0``) or cosine decay to ``min_ratio * base``."""
+    if step < warmup_steps:
+        return base * (step + 1) / warmup_steps
+    if total_steps <= warmup_steps:
+        return base
+    done = min(1.0, (step - warmup_steps) / max(total_steps - warmup_steps, 1))
+    return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * done)))
 
 
 def _evaluate_loss(model, data, batch_size, device) -> float:
@@ -361,6 +367,8 @@ def train(sky, *, workspace, preset: str = "cpu", seed: int = 0, resume: bool = 
     bs = tc.batch_size
     n_batches = max(1, len(train_data) // bs)
     warmup_steps = tc.warmup_epochs * n_batches
+    cosine = tc.schedule == "cosine"
+    total_steps = tc.epochs * n_batches
 
     def save(done: bool) -> None:
         best_state = state["best_state"] or model.state_dict()
@@ -390,9 +398,10 @@ def train(sky, *, workspace, preset: str = "cpu", seed: int = 0, resume: bool = 
         for b in bar:
             idx = perm[b * bs:(b + 1) * bs] if b < n_batches - 1 else perm[b * bs:]
             batch = train_data.batch(idx, rng=rng, device=dev)
-            for g in opt.param_groups:
-                if state["step"] < warmup_steps:
-                    g["lr"] = _lr_at(state["step"], warmup_steps, tc.lr)
+            if state["step"] < warmup_steps or cosine:
+                for g in opt.param_groups:
+                    g["lr"] = _lr_at(state["step"], warmup_steps, tc.lr, total_steps=total_steps if cosine else 0,
+                                     min_ratio=tc.min_lr_ratio)
             out = model.loss(batch)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
@@ -404,7 +413,7 @@ def train(sky, *, workspace, preset: str = "cpu", seed: int = 0, resume: bool = 
             bar.set_postfix(loss=f"{np.mean(running[-20:]):.3f}")
         bar.close()
         val = _evaluate_loss(model, val_data, bs, dev)
-        if state["step"] >= warmup_steps:
+        if state["step"] >= warmup_steps and not cosine:
             plateau.step(val)
         rec = {"epoch": epoch + 1, "train_loss": float(np.mean(running)), "val_loss": val,
                "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}

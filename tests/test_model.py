@@ -11,13 +11,16 @@ from core.model.config import config_from_dict, get_preset, list_presets
 from core.model.encoders import spectrum_length
 from core.model.loss import clip_pair_loss, trimodal_loss
 from core.model.trimodal import Classifier, TrimodalModel
+from core.preprocess import lightcurve_channels
+from core.train import _lr_at
 
 
 def _batch(cfg, b=2, n_meta=7, seed=0):
     g = torch.Generator().manual_seed(seed)
     mask = torch.ones(b, cfg.photometry.seq_len, dtype=torch.bool)
     mask[0, cfg.photometry.seq_len // 2:] = False
-    return {"lc": torch.randn(b, cfg.photometry.seq_len, 9, generator=g), "lc_mask": mask,
+    channels = lightcurve_channels(cfg.photometry.phase_harmonics)
+    return {"lc": torch.randn(b, cfg.photometry.seq_len, channels, generator=g), "lc_mask": mask,
             "spec": torch.randn(b, 3, spectrum_length(cfg.spectra), generator=g),
             "meta": torch.randn(b, n_meta, generator=g),
             "has_photometry": torch.ones(b, dtype=torch.bool), "has_spectra": torch.ones(b, dtype=torch.bool),
@@ -47,6 +50,20 @@ def test_paper_preset_is_the_papers():
     assert cfg.spectra.channels == (64, 64, 32, 32) and cfg.spectra.kernel == 3 and cfg.spectra.pool == 4
     assert spectrum_length(cfg.spectra) == 2576
     assert cfg.train.lr == pytest.approx(3.9e-3)
+    # the paper's inputs: a contiguous window, no phase channels, plateau schedule
+    assert (p.sampling, p.phase_harmonics, cfg.train.schedule) == ("window", 0, "plateau")
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_floor():
+    lrs = [_lr_at(s, 10, 1.0, total_steps=110, min_ratio=0.05) for s in range(111)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0) and lrs[60] == pytest.approx(0.525)
+    assert lrs[110] == pytest.approx(0.05) and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert _lr_at(50, 10, 1.0) == 1.0                     # no total: constant after warm-up (plateau mode)
+    with pytest.raises(AstroM3Error, match="schedule"):
+        get_preset("cpu", schedule="linear")
+    with pytest.raises(AstroM3Error, match="sampling"):
+        get_preset("cpu", sampling="random")
 
 
 def test_overrides_and_errors():

@@ -107,3 +107,72 @@ def test_photo_scaler_missing_columns_are_zero():
     assert x.shape == (3, 4)
     np.testing.assert_allclose(x[:, 0], [-np.sqrt(1.5), 0, np.sqrt(1.5)], rtol=1e-6)
     assert np.all(x[:, 1:] == 0)
+
+
+def test_phase_channels_fold_at_the_period_with_phase_zero_at_the_peak():
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 400, 300))
+    period, peak = 0.37, 0.123
+    v = 12 + 0.4 * np.cos(2 * np.pi * (t - peak) / period) + rng.normal(0, 0.01, len(t))
+    ch = pp.phase_channels(t, v, period, 2)
+    assert ch.shape == (300, 4)
+    # channel 1 is cos(2 pi phase): 1 where the curve peaks, -1 half a period later
+    phase_of_point = np.mod((t - peak) / period, 1.0)
+    near_peak = np.minimum(phase_of_point, 1 - phase_of_point) < 0.02
+    assert ch[near_peak, 1].min() > 0.95
+    assert np.allclose(ch[:, 0] ** 2 + ch[:, 1] ** 2, 1, atol=1e-5)
+    # the same star observed from another epoch gets the same phases
+    ch2 = pp.phase_channels(t + 17.3, v, period, 2)
+    np.testing.assert_allclose(ch, ch2, atol=2e-2)
+
+
+def test_phase_channels_are_zero_without_a_period():
+    t = np.arange(20.0)
+    for period in (None, np.nan, 0.0, -1.0):
+        assert not pp.phase_channels(t, np.sin(t), period, 3).any()
+
+
+def test_spread_sampling_covers_the_whole_curve():
+    t = np.arange(1000.0)
+    v = np.arange(1000.0)
+    x, mask, _ = pp.prepare_lightcurve(t, v, np.ones(1000), seq_len=50, sampling="spread")
+    raw = x[:, 1] * pp.mad(v) + v.mean()
+    assert mask.all() and raw.min() < 25 and raw.max() > 975          # evenly spaced over the curve
+    xr, _, _ = pp.prepare_lightcurve(t, v, np.ones(1000), seq_len=50, sampling="spread",
+                                     rng=np.random.default_rng(1))
+    rr = xr[:, 1] * pp.mad(v) + v.mean()
+    assert np.all(np.diff(rr) > 0) and rr.max() - rr.min() > 700       # a sorted random subset
+    xw, _, _ = pp.prepare_lightcurve(t, v, np.ones(1000), seq_len=50)  # the paper's window
+    rw = xw[:, 1] * pp.mad(v) + v.mean()
+    assert rw.max() - rw.min() == pytest.approx(49, abs=1e-3)
+    with pytest.raises(ValueError, match="sampling"):
+        pp.prepare_lightcurve(t, v, np.ones(1000), seq_len=50, sampling="bogus")
+
+
+def test_phase_channels_follow_the_crop_and_come_last():
+    t = np.linspace(0, 100, 400)
+    v = np.sin(2 * np.pi * t / 3.0)
+    x, mask, st = pp.prepare_lightcurve(t, v, np.ones(400), seq_len=64, sampling="spread", period=3.0,
+                                        phase_harmonics=2)
+    assert x.shape == (64, 7)
+    full = pp.assemble_lightcurve(x, mask, pp.lightcurve_aux(st, np.zeros(4)))
+    assert full.shape == (64, pp.lightcurve_channels(2)) == (64, 13)
+    np.testing.assert_allclose(full[:, 9:], x[:, 3:])
+    kept_t = x[:, 0] * (t[-1] - t[0]) + t[0]                          # time channel back to days
+    whole = pp.phase_channels(t, v, 3.0, 2)
+    idx = np.abs(t[None, :] - kept_t[:, None]).argmin(axis=1)
+    np.testing.assert_allclose(x[:, 3:], whole[idx], atol=1e-4)
+
+
+def test_excluded_columns_never_reach_the_model():
+    objects = pd.DataFrame({"id": ["a", "b", "c"], "label": ["EW"] * 3, "period": [0.3, 0.4, 0.5],
+                            "amplitude": [0.2, 0.3, 0.4], "rfr_score": [0.9, 0.1, 0.5], "j_mag": [10.0, 11.0, 12.0]})
+    from core.data import Preprocessor
+    from core.model.config import get_preset
+    prep = Preprocessor.fit(objects, ["j_mag", "period", "amplitude", "rfr_score"], get_preset("tiny"))
+    assert "rfr_score" not in prep.metadata.raw_columns and "rfr_score" not in prep.metadata.features
+    photo = prep.photo.transform(objects)
+    assert not photo[:, 3].any()                                       # the rfr_score channel stays 0
+    assert photo[:, 0].std() > 0                                       # the period channel is used
+    keep = Preprocessor.fit(objects, ["rfr_score"], get_preset("tiny", exclude_columns=""))
+    assert keep.metadata.raw_columns == ["rfr_score"] and keep.photo.transform(objects)[:, 3].std() > 0

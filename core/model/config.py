@@ -4,12 +4,21 @@
 (the default) is lean enough to pretrain on the 20k demo sky in minutes on 2 cores; ``tiny`` is
 for tests.
 
-The ``cpu`` preset departs from the paper where CPU time forces it, chosen by measurement on 2
-shared cores: light curves cropped to 100 steps (attention memory grows with the square of the
-length; 200 steps trained ~3x slower), d_model 48 with 2 layers, a 16-channel spectra CNN on a
-10 A grid (516 points), shared dimension 64, 3 epochs on a seeded 10k-object subset of the
-training split. Override any field by keyword, by its name (``d_model=64``) when that is unique, or
-as ``section.name`` (``photometry.d_model=64``)::
+The ``cpu`` preset departs from the paper where CPU time forces it or where it measured better on
+2 cores (demo sky, 20k objects; benchmarks/results/train_embed.md):
+
+* a lean photometry transformer: 100 light-curve steps, d_model 48, 2 layers, no dropout (a
+  training step of the photometry tower on 256 curves took 2.1 s with dropout, 0.45 s without);
+* light-curve points spread over the whole curve instead of a contiguous window, plus sin/cos phase
+  channels (3 harmonics) at the catalogue period (``sampling``, ``phase_harmonics``; photometry
+  out-of-fold accuracy 0.88 -> 0.95);
+* a 16-channel spectra CNN on a 10 A grid (516 points), shared dimension 64;
+* 12 epochs over the whole training split with a cosine learning-rate decay from 4e-3 (the
+  paper's reduce-on-plateau never fires within so few epochs).
+
+Both presets leave out ``rfr_score`` (``exclude_columns``; the paper used it): it carries the
+catalogue's label into the embeddings. Override any field by keyword, by its name (``d_model=64``)
+when that is unique, or as ``section.name`` (``photometry.d_model=64``)::
 
     >>> cfg = get_preset("cpu", epochs=2, **{"spectra.step": 10.0})
     >>> cfg.train.epochs, cfg.spectra.step
@@ -37,6 +46,8 @@ class PhotometryConfig:
     n_heads: int = 4
     d_ff: int = 512
     dropout: float = 0.1
+    sampling: str = "window"      # how seq_len points are taken: 'window' (the paper) or 'spread'
+    phase_harmonics: int = 0      # > 0: sin/cos phase channels at the catalogue period (not in the paper)
 
 
 @dataclass
@@ -63,7 +74,8 @@ class MetadataConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation: Adam with linear warm-up then reduce-on-plateau, early stopping on validation loss."""
+    """Optimisation: Adam with linear warm-up, then reduce-on-plateau (or cosine decay over a fixed
+    budget of epochs), early stopping on validation loss."""
 
     batch_size: int = 512
     lr: float = 3.9e-3
@@ -77,6 +89,8 @@ class TrainConfig:
     test_fraction: float = 0.1
     max_objects: int = 0          # 0 = all; otherwise pretrain on a seeded subset of this size
     grad_clip: float = 5.0
+    schedule: str = "plateau"     # after warm-up: 'plateau' (reduce on plateau, the paper) or 'cosine'
+    min_lr_ratio: float = 0.05    # cosine: the last step's learning rate as a share of lr
 
 
 @dataclass
@@ -85,6 +99,10 @@ class ModelConfig:
 
     name: str = "paper"
     shared_dim: int = 512
+    #: Catalogue columns the model never reads: they describe how the catalogue labelled the star
+    #: (ASAS-SN's ``rfr_score`` is its classifier's confidence in the given label), so they would
+    #: carry the label, right or wrong, into the embeddings. Not in the paper, which used it.
+    exclude_columns: tuple[str, ...] = ("rfr_score",)
     photometry: PhotometryConfig = field(default_factory=PhotometryConfig)
     spectra: SpectraConfig = field(default_factory=SpectraConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
@@ -93,6 +111,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["spectra"]["channels"] = list(d["spectra"]["channels"])
+        d["exclude_columns"] = list(d["exclude_columns"])
         return d
 
 
@@ -106,11 +125,11 @@ def _paper() -> ModelConfig:
 def _cpu() -> ModelConfig:
     return ModelConfig(
         name="cpu", shared_dim=64,
-        photometry=PhotometryConfig(seq_len=100, d_model=48, n_layers=2, n_heads=4, d_ff=96, dropout=0.1),
+        photometry=PhotometryConfig(seq_len=100, d_model=48, n_layers=2, n_heads=4, d_ff=96, dropout=0.0,
+                                    sampling="spread", phase_harmonics=3),
         spectra=SpectraConfig(step=10.0, channels=(16, 16, 16, 16), kernel=3, pool=4, dropout=0.1),
         metadata=MetadataConfig(hidden=128, n_layers=2, dropout=0.1),
-        train=TrainConfig(batch_size=256, lr=2e-3, warmup_epochs=1, epochs=3, patience=2, plateau_patience=1,
-                          max_objects=10000),
+        train=TrainConfig(batch_size=256, lr=4e-3, warmup_epochs=1, epochs=12, patience=3, schedule="cosine"),
     )
 
 
@@ -165,7 +184,8 @@ def _coerce(value, current, key):
             if isinstance(current, float):
                 return float(text)
             if isinstance(current, tuple):
-                return tuple(int(x) for x in text.strip("()[]").split(",") if x.strip())
+                kind = type(current[0]) if current else str
+                return tuple(kind(x.strip()) for x in text.strip("()[]").split(",") if x.strip())
         except ValueError:
             raise AstroM3Error(f"config key {key!r}: cannot read {value!r} as {type(current).__name__}") from None
         return text
@@ -196,6 +216,12 @@ def get_preset(name: str = "cpu", **overrides) -> ModelConfig:
     cfg = _PRESETS[name]()
     for key, value in overrides.items():
         _set(cfg, key, value)
+    if cfg.photometry.sampling not in ("window", "spread"):
+        raise AstroM3Error(f"photometry.sampling must be 'window' or 'spread', got {cfg.photometry.sampling!r}")
+    if cfg.train.schedule not in ("plateau", "cosine"):
+        raise AstroM3Error(f"train.schedule must be 'plateau' or 'cosine', got {cfg.train.schedule!r}")
+    if cfg.photometry.phase_harmonics < 0:
+        raise AstroM3Error(f"photometry.phase_harmonics must be >= 0, got {cfg.photometry.phase_harmonics}")
     return cfg
 
 
@@ -207,6 +233,7 @@ def config_from_dict(d: dict) -> ModelConfig:
         sp["channels"] = tuple(sp["channels"])
     return ModelConfig(
         name=d.get("name", "custom"), shared_dim=d.get("shared_dim", 512),
+        exclude_columns=tuple(d.get("exclude_columns", ())),
         photometry=PhotometryConfig(**d.get("photometry", {})), spectra=SpectraConfig(**sp),
         metadata=MetadataConfig(**d.get("metadata", {})), train=TrainConfig(**d.get("train", {})),
     )

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from core.model.config import MetadataConfig, PhotometryConfig, SpectraConfig
-from core.preprocess import LC_CHANNELS, SPEC_CHANNELS
+from core.preprocess import SPEC_CHANNELS, lightcurve_channels
 
 __all__ = ["PhotometryEncoder", "SpectraEncoder", "MetadataEncoder", "spectrum_length"]
 
@@ -24,14 +24,15 @@ __all__ = ["PhotometryEncoder", "SpectraEncoder", "MetadataEncoder", "spectrum_l
 class PhotometryEncoder(nn.Module):
     """Masked transformer over light curves.
 
-    ``forward(x, mask)`` with ``x`` of shape ``(B, seq_len, 9)`` and ``mask`` ``(B, seq_len)``
+    ``forward(x, mask)`` with ``x`` of shape ``(B, seq_len, C)`` (``C = 9`` plus any phase channels,
+    see :func:`core.preprocess.lightcurve_channels`) and ``mask`` ``(B, seq_len)``
     (True = real point) returns ``(B, d_model)``.
     """
 
     def __init__(self, cfg: PhotometryConfig):
         super().__init__()
         self.cfg = cfg
-        self.input = nn.Linear(LC_CHANNELS, cfg.d_model)
+        self.input = nn.Linear(lightcurve_channels(cfg.phase_harmonics), cfg.d_model)
         # sinusoidal embedding of the scaled time (channel 0) added to the input projection
         self.register_buffer("time_freq", torch.exp(torch.linspace(0, math.log(cfg.seq_len), cfg.d_model // 2)))
         layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,
