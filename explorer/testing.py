@@ -40,7 +40,7 @@ def fake_results(ids, labels, seed: int = 0) -> pd.DataFrame:
         df[f"umap_y_{m}"] = y + rng.normal(0, 0.2, n)
         df[f"vote_{m}"] = rng.choice(CLASSES, n)
         df[f"vote_{m}_prob"] = rng.uniform(0.2, 1, n)
-    for c in ("outlier_glosh", "outlier_knn", "outlier_iforest", "mislabel_centroid", "mislabel_knn",
+    for c in ("outlier_class", "outlier_glosh", "outlier_knn", "outlier_iforest", "mislabel_centroid", "mislabel_knn",
               "mislabel_cleanlab"):
         df[c] = rng.uniform(0, 1, n)
     return df

@@ -29,7 +29,7 @@ def test_results_contract(planted):
             assert c in r.columns, c
     assert len(r) == 400 and r["id"].is_unique
     for c in ("outlier_score", "mislabel_score", "crossmodal_score", "cluster_prob", "outlier_glosh",
-              "outlier_knn", "outlier_iforest", "mislabel_centroid", "mislabel_knn", "mislabel_cleanlab"):
+              "outlier_class", "outlier_knn", "outlier_iforest", "mislabel_centroid", "mislabel_knn", "mislabel_cleanlab"):
         v = r[c].dropna()
         assert len(v) and v.between(0, 1).all(), c
     assert r["cluster"].dtype == np.int64 and (r["cluster"] >= -1).all()

@@ -34,6 +34,17 @@ def test_combine_ranks_ignores_missing_parts():
     assert np.allclose(combine_ranks({"a": a, "b": b}, {"a": 1, "b": 1}), rank_normalise(a))
 
 
+def test_combine_ranks_keeps_one_detector_s_extreme_on_top():
+    """Fisher's method: the top object of one detector beats objects that are merely high in both."""
+    n = 100
+    a = np.arange(n, dtype=float)                 # object 99 is a's most extreme
+    b = np.arange(n, dtype=float)[::-1].copy()    # ... and b's least
+    b[90:99] = 200 + np.arange(9)                 # objects 90-98: high in a, top of b
+    s = combine_ranks({"a": a, "b": b}, {"a": 1.0, "b": 1.0})
+    assert np.argmax(s) == 98                     # top of b and high in a
+    assert s[99] > np.median(s)                   # extreme in one detector is not averaged away
+
+
 def test_knn_finds_true_neighbours_and_excludes_self():
     x = normalise_rows(np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=float))
     idx, sim = knn(x, 1)
@@ -54,10 +65,23 @@ def test_planted_label_flip_ranks_first_on_every_mislabel_score():
     probs = votes.oof_probabilities(x, np.ones(len(x), bool), y_given, 3, folds=4)
     cl, _ = mislabels.confident_learning_scores(probs, y_given)
     assert np.argsort(-cl)[:3].tolist().count(5) == 1
-    out = mislabels.combine_mislabel_scores({"centroid": cent, "knn": dis, "cleanlab": cl},
-                                            np.ones(len(x), bool), probs, ["A", "B", "C"])
+    cent_p = mislabels.centroid_probabilities(x, np.ones(len(x), bool), y_given, 3)
+    assert np.argmax(cent_p[5]) == 0 and np.allclose(cent_p.sum(axis=1), 1)
+    ens = mislabels.ensemble_probabilities({"classifier": probs, "knn": p, "centroid": cent_p})
+    assert np.allclose(ens.sum(axis=1), 1)
+    out = mislabels.combine_mislabel_scores(ens, y_given, ["A", "B", "C"],
+                                            details={"centroid": cent, "knn": dis, "cleanlab": cl})
     assert np.argmax(out["mislabel_score"]) == 5
     assert out["suggested_label"][5] == "A"
+    for name in ("centroid", "knn", "cleanlab"):
+        assert np.nanargmax(out[f"mislabel_{name}"]) == 5
+
+
+def test_ensemble_skips_missing_estimates():
+    a = np.array([[0.9, 0.1], [np.nan, np.nan], [np.nan, np.nan]])
+    b = np.array([[0.1, 0.9], [0.2, 0.8], [np.nan, np.nan]])
+    ens = mislabels.ensemble_probabilities({"classifier": a, "knn": b}, {"classifier": 3.0, "knn": 1.0})
+    assert np.allclose(ens[0], [0.7, 0.3]) and np.allclose(ens[1], [0.2, 0.8]) and np.isnan(ens[2]).all()
 
 
 def test_unlabelled_objects_get_no_mislabel_score_but_a_suggestion():
@@ -68,9 +92,8 @@ def test_unlabelled_objects_get_no_mislabel_score_but_a_suggestion():
     assert np.isfinite(probs[:4]).all()  # unlabelled objects are still classified
     cent, _ = mislabels.centroid_scores(x, np.ones(len(x), bool), y_given, 3)
     cl, _ = mislabels.confident_learning_scores(probs, y_given)
-    out = mislabels.combine_mislabel_scores({"centroid": cent, "knn": cent, "cleanlab": cl},
-                                            y_given >= 0, probs, ["A", "B", "C"])
-    assert np.isnan(out["mislabel_score"][:4]).all()
+    out = mislabels.combine_mislabel_scores(probs, y_given, ["A", "B", "C"], details={"centroid": cent, "cleanlab": cl})
+    assert np.isnan(out["mislabel_score"][:4]).all() and np.isnan(out["mislabel_centroid"][:4]).all()
     assert np.isfinite(out["mislabel_score"][4:]).all()
     assert list(out["suggested_label"][:4]) == ["A"] * 4
 
@@ -86,15 +109,43 @@ def test_oof_votes_absent_rows_are_nan():
 
 
 def test_planted_outlier_gets_the_top_outlier_score():
-    x, _, _, rng = clusters()
+    x, y, _, rng = clusters()
     far = normalise_rows(rng.normal(size=(1, x.shape[1])))
     x = np.vstack([x, far])
+    y = np.r_[y, 0]
     _, sim = knn(x, 5)
     kd = outliers.knn_distance(sim)
     iso = outliers.iforest_scores(x, seed=0)
-    out = outliers.combine_outlier_scores(kd, {}, iso, np.zeros(len(x)))
+    probs = votes.oof_probabilities(x, np.ones(len(x), bool), y, 3, folds=4)
+    cls = outliers.class_distance_score({"photometry": x}, {"photometry": np.ones(len(x), bool)}, ["photometry"],
+                                        y, probs)
+    assert np.argmax(cls) == len(x) - 1
+    out = outliers.combine_outlier_scores(kd, {}, iso, np.zeros(len(x)), cls)
     assert np.argmax(out["outlier_score"]) == len(x) - 1
-    assert out["outlier_score"][-1] == 1.0
+    assert out["outlier_score"][-1] == 1.0 and out["outlier_class"][-1] == 1.0
+
+
+def test_a_group_of_strangers_is_found_by_the_class_distance():
+    """Ten alike objects of a kind the label set lacks: each other's neighbours, yet far from every class."""
+    x, y, _, rng = clusters(n_per=60)
+    odd_centre = normalise_rows(rng.normal(size=(1, x.shape[1])))
+    odd = normalise_rows(odd_centre + rng.normal(scale=0.05, size=(10, x.shape[1])))
+    x = np.vstack([x, odd])
+    y = np.r_[y, rng.integers(0, 3, 10)]          # they carry ordinary labels
+    probs = votes.oof_probabilities(x, np.ones(len(x), bool), y, 3, folds=4)
+    cls = outliers.class_distance_score({"metadata": x}, {"metadata": np.ones(len(x), bool)}, ["metadata"], y, probs)
+    assert set(np.argsort(-cls)[:10]) == set(range(len(x) - 10, len(x)))
+    _, sim = knn(x, 5)
+    kd = outliers.knn_distance(sim)
+    assert len(set(np.argsort(-kd)[:10]) & set(range(len(x) - 10, len(x)))) < 10   # kNN alone misses some
+
+
+def test_class_distance_without_labels_is_distance_to_the_whole():
+    x, _, _, rng = clusters()
+    x = np.vstack([x, -x.mean(axis=0, keepdims=True) / np.linalg.norm(x.mean(axis=0))])
+    cls = outliers.class_distance_score({"spectra": x}, {"spectra": np.ones(len(x), bool)}, ["spectra"],
+                                        np.full(len(x), -1), np.zeros((len(x), 0)))
+    assert np.argmax(cls) == len(x) - 1 and np.isfinite(cls).all()
 
 
 def test_planted_crossmatch_ranks_first_and_names_the_odd_modality():

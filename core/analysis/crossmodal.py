@@ -6,12 +6,16 @@ class (robust z-score: median and MAD of the class; the label's class for labell
 suggested class otherwise). A low similarity for its class means the modalities disagree: a
 cross-match error, a blend, a bad spectrum.
 
-``crossmodal_score`` is the weighted mean of two rank-normalised parts, re-ranked to (0, 1]:
+``crossmodal_score`` combines two parts with Fisher's method (:func:`core.analysis.scores.combine_ranks`),
+re-ranked to (0, 1]:
 
-* ``crossmodal_pair`` (0.6): with three modalities, the mean of the two largest pair deviations
-  (one wrong modality spoils two pairs, noise usually one); with two, the one pair;
-* ``crossmodal_votes`` (0.4): the chance that two modalities' class votes disagree,
+* ``crossmodal_pair`` (weight 0.8): with three modalities, the mean of the two largest pair
+  deviations (one wrong modality spoils two pairs, noise usually one); with two, the one pair;
+* ``crossmodal_votes`` (0.2): the chance that two modalities' class votes disagree,
   ``1 - sum_c p_a(c) p_b(c)``, the largest over pairs.
+
+Measured on the demo sky (seed 0, 200 planted cross-match errors): the pair part alone AUROC 0.994
+and AP 0.92, the votes alone 0.90 / 0.44; combined 0.995 / 0.89 (a 0.6/0.4 mean of ranks: 0.975 / 0.65).
 
 ``crossmodal_odd`` names the modality whose pairs are worst (the likely wrong one) when there are
 three. Objects with fewer than two modalities get NaN.
@@ -28,7 +32,7 @@ from core.analysis.scores import combine_ranks, rank_normalise
 __all__ = ["WEIGHTS", "pair_similarities", "pair_deviation", "vote_disagreement", "crossmodal_scores"]
 
 #: Weights of the rank-normalised parts in ``crossmodal_score``.
-WEIGHTS: dict[str, float] = {"pair": 0.6, "votes": 0.4}
+WEIGHTS: dict[str, float] = {"pair": 0.8, "votes": 0.2}
 
 
 def pair_similarities(vectors: dict[str, np.ndarray], present: dict[str, np.ndarray],

@@ -17,7 +17,7 @@ import numpy as np
 
 from core import schema
 from core.analysis import clustering, crossmodal, mislabels, outliers, projection, votes
-from core.analysis.embeddings import load_embeddings
+from core.analysis.embeddings import load_embeddings, normalise_rows
 from core.analysis.neighbors import knn
 from core.analysis.results import assemble_results, write_results
 from core.analysis.similarity import INDEX_DIR, build_index
@@ -29,7 +29,7 @@ from core.workspace import Workspace
 __all__ = ["analyze", "place", "ANALYSIS_VERSION", "analysis_inputs", "analysis_is_fresh"]
 
 #: Bumped when the scoring changes, so old results are recomputed.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -130,7 +130,7 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     timings: dict[str, float] = {}
     mods = emb.modalities
     steps = ["projection"] + [f"projection {m}" for m in mods] + [
-        "clusters", "neighbours", "outliers", "class votes", "mislabels", "cross-modal", "index", "write"]
+        "clusters", "neighbours", "class votes", "mislabels", "outliers", "cross-modal", "index", "write"]
     bar = progress(total=len(steps), desc="analyze", unit="step")
     done = [0]
 
@@ -180,54 +180,36 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
 
         t = time.perf_counter()
         idx_r, sim_r = knn(emb.vectors[fused][rows], k)
-        idx = np.full((n, idx_r.shape[1]), -1)
-        sim = np.zeros((n, idx_r.shape[1]), dtype=np.float32)
-        idx[rows], sim[rows] = rows[idx_r], sim_r
+        side = votes.side_by_side(emb.vectors, emb.present, mods)
+        side_idx, side_sim = knn(normalise_rows(side[rows]), k)
         timings["neighbours"] = time.perf_counter() - t
         step("neighbours")
 
         t = time.perf_counter()
-        knn_fused = np.full(n, np.nan)
-        knn_fused[rows] = outliers.knn_distance(sim_r)
-        knn_mod = {m: outliers.modality_knn_distance(emb.vectors[m], emb.present[m], k=min(k, 10)) for m in mods}
-        iso = np.full(n, np.nan)
-        iso[rows] = outliers.iforest_scores(emb.vectors[fused][rows], seed=seed)
-        out = outliers.combine_outlier_scores(knn_fused, knn_mod, iso, glosh)
-        cols.update(out)
-        timings["outliers"] = time.perf_counter() - t
-        step("outliers")
-
-        t = time.perf_counter()
         probs = {}
         if C >= 2:
-            for s in [*mods, fused]:
-                probs[s] = votes.oof_probabilities(emb.vectors[s], emb.present[s], y, C, folds=folds, seed=seed)
-        for m in mods:
-            if m in probs:
+            for m in mods:
+                probs[m] = votes.oof_probabilities(emb.vectors[m], emb.present[m], y, C, folds=folds, seed=seed)
                 cols[f"vote_{m}"], cols[f"vote_{m}_prob"] = votes.vote_columns(probs[m], classes)
+            probs["all"] = votes.oof_probabilities(side, has, y, C, folds=folds, seed=seed)
         timings["class votes"] = time.perf_counter() - t
         step("class votes")
 
         t = time.perf_counter()
         labelled = y >= 0
-        if probs:
-            stack = np.stack([probs[s] for s in probs])
-            clf = np.nanmean(stack, axis=0)  # mean over the spaces the object has
-            clf = np.where(np.isfinite(clf).all(axis=1, keepdims=True), clf, np.nan)
+        if C >= 2:
             knn_p = np.full((n, C), np.nan)
-            knn_p[rows] = mislabels.knn_label_probs(idx_r, sim_r, y[rows], C)
+            knn_p[rows] = mislabels.knn_label_probs(side_idx, side_sim, y[rows], C)
+            cent_p = mislabels.centroid_probabilities(emb.vectors[fused], has, y, C)
+            p = mislabels.ensemble_probabilities({"classifier": probs["all"], "knn": knn_p, "centroid": cent_p})
             cent, cent_other = mislabels.centroid_scores(emb.vectors[fused], has, y, C)
-            yy = np.where(labelled, y, 0)
-            knn_dis = np.where(labelled, 1 - knn_p[np.arange(n), yy], np.nan)
-            cl_score, cl_issue = mislabels.confident_learning_scores(clf, y)
-            suggest_p = np.where(np.isfinite(knn_p), (np.nan_to_num(clf) + knn_p) / 2, clf)
-            mis = mislabels.combine_mislabel_scores({"centroid": cent, "knn": knn_dis, "cleanlab": cl_score},
-                                                    labelled, suggest_p, classes)
-            mis["mislabel_cleanlab_issue"] = cl_issue
+            details = {"cleanlab": mislabels.confident_learning_scores(probs["all"], y)[0],
+                       "knn": mislabels.disagreement(knn_p, y), "centroid": cent}
+            mis = mislabels.combine_mislabel_scores(p, y, classes, details=details)
             mis["mislabel_centroid_class"] = np.array([classes[c] if c >= 0 else None for c in cent_other],
                                                       dtype=object)
         else:
-            suggest_p = np.full((n, max(C, 1)), np.nan)
+            p = np.full((n, max(C, 1)), np.nan)
             mis = {"mislabel_score": np.full(n, np.nan), "suggested_label": np.full(n, None, dtype=object),
                    "suggested_label_prob": np.full(n, np.nan)}
         cols.update(mis)
@@ -235,7 +217,20 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
         step("mislabels")
 
         t = time.perf_counter()
-        sugg = np.where(np.isfinite(suggest_p).all(axis=1), np.argmax(np.nan_to_num(suggest_p, nan=-1), axis=1), -1)
+        knn_fused = np.full(n, np.nan)
+        knn_fused[rows] = outliers.knn_distance(sim_r)
+        knn_mod = {m: outliers.modality_knn_distance(emb.vectors[m], emb.present[m], k=min(k, 10)) for m in mods}
+        iso = np.full(n, np.nan)
+        iso[rows] = outliers.iforest_scores(emb.vectors[fused][rows], seed=seed)
+        class_part = outliers.class_distance_score(emb.vectors, emb.present, mods, y,
+                                                   p if C >= 2 else np.zeros((n, 0)))
+        cols.update(outliers.combine_outlier_scores(knn_fused, knn_mod, iso, glosh, class_part))
+        timings["outliers"] = time.perf_counter() - t
+        step("outliers")
+
+        t = time.perf_counter()
+        ok = np.isfinite(p).all(axis=1)
+        sugg = np.where(ok, np.argmax(np.nan_to_num(p, nan=-1.0), axis=1), -1)
         group = np.where(labelled, y, sugg)
         cols.update(crossmodal.crossmodal_scores(emb.vectors, emb.present, mods, group,
                                                  {m: probs[m] for m in mods if m in probs}))
@@ -278,7 +273,6 @@ def place(workspace, vectors: np.ndarray):
     """
     import pandas as pd
 
-    from core.analysis.embeddings import normalise_rows
 
     ws = _as_ws(workspace)
     folder = ws.artifact("analysis")

@@ -146,9 +146,10 @@ def evaluate(workspace, truth, *, sky=None, baselines: bool = True, seed: int = 
                                     None if sug is None else sug.to_numpy(dtype=object)[labelled], true_label)
     anom = t["anomaly_kind"].notna().to_numpy() if "anomaly_kind" in t else np.zeros(len(t), bool)
     report["anomalies"]["ours"] = detection_metrics(anom, res["outlier_score"])
-    for part in ("knn", "iforest", "glosh"):
+    for part in ("class", "knn", "iforest", "glosh"):
         if f"outlier_{part}" in res:
-            report["anomalies"][f"ours: {part} only"] = detection_metrics(anom, res[f"outlier_{part}"])
+            name = "class distance" if part == "class" else part
+            report["anomalies"][f"ours: {name} only"] = detection_metrics(anom, res[f"outlier_{part}"])
     if anom.any():
         report["anomalies"]["by_kind"] = {
             str(kind): detection_metrics(((t["anomaly_kind"] == kind).to_numpy()[~anom | (t["anomaly_kind"] == kind).to_numpy()]),

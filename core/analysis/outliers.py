@@ -1,26 +1,40 @@
-"""Outlier scores in embedding space: kNN distance, isolation forest and GLOSH, combined.
+"""Outlier scores: "fits no class", kNN distance, isolation forest and GLOSH, combined.
 
-Combination (documented, fixed): ``outlier_score`` is the weighted mean of the rank-normalised
-parts, re-ranked to (0, 1]:
+``outlier_score`` combines four detectors with Fisher's method (:func:`core.analysis.scores.combine_ranks`)
+and the weights :data:`WEIGHTS`, re-ranked to (0, 1]:
 
-* ``outlier_knn`` (weight 0.5): mean cosine distance to the ``k`` nearest objects in the fused
-  space, or the largest of that over the object's modality spaces (an object can be ordinary in
-  one modality and alien in another); the most direct measure of "fits nowhere";
-* ``outlier_iforest`` (0.25): isolation forest on the fused vectors (global rarity);
-* ``outlier_glosh`` (0.25): HDBSCAN's GLOSH on the 2-D map (local density relative to the
-  object's cluster).
+* ``outlier_class`` (0.5): how far the object is, in each modality's embedding space, from the
+  classes that best explain it: the Mahalanobis distance to each class mean (one shared covariance,
+  Ledoit-Wolf shrunk, fitted on the labelled objects' within-class scatter), averaged over the
+  classes with the object's class probabilities (:mod:`mislabels`), rank-normalised per modality
+  and averaged over the modalities it has. An object of a kind the label set lacks is far from
+  every class even when twenty of its kind sit together (where a kNN distance sees a tight group),
+  a mislabelled object is close to its true class, and a cross-match error looks ordinary in each
+  modality alone;
+* ``outlier_glosh`` (0.2): HDBSCAN's GLOSH on the 2-D map (local density relative to the object's
+  cluster);
+* ``outlier_knn`` (0.2): mean cosine distance to the ``k`` nearest objects in the fused space, or
+  the largest of that over the modality spaces (an object can be ordinary in one modality and alien
+  in another);
+* ``outlier_iforest`` (0.1): isolation forest on the fused vectors (global rarity).
+
+Measured on the demo sky (seed 0, 100 planted anomalies of five kinds): anomaly AP 0.58 for the
+class part alone, 0.16 for the previous mean of kNN/iforest/GLOSH ranks, 0.58 for this combination.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from core.analysis.neighbors import knn
 from core.analysis.scores import combine_ranks, rank_normalise
 
-__all__ = ["WEIGHTS", "knn_distance", "iforest_scores", "modality_knn_distance", "combine_outlier_scores"]
+__all__ = ["WEIGHTS", "knn_distance", "iforest_scores", "modality_knn_distance", "class_distances",
+           "class_distance_score", "combine_outlier_scores"]
 
-#: Weights of the rank-normalised parts in ``outlier_score``.
-WEIGHTS: dict[str, float] = {"knn": 0.5, "iforest": 0.25, "glosh": 0.25}
+#: Weights of the detectors in ``outlier_score`` (Fisher's method, see the module docstring).
+WEIGHTS: dict[str, float] = {"class": 0.5, "glosh": 0.2, "knn": 0.2, "iforest": 0.1}
 
 
 def knn_distance(sim: np.ndarray) -> np.ndarray:
@@ -50,16 +64,96 @@ def iforest_scores(x: np.ndarray, *, seed: int = 0, n_estimators: int = 200) -> 
     return -forest.score_samples(x)
 
 
+def class_distances(x: np.ndarray, present: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Squared Mahalanobis distance of every object to every class mean, in one embedding space.
+
+    The covariance is shared by the classes (pooled within-class scatter of the labelled objects
+    that have ``x``, Ledoit-Wolf shrunk). Without two labelled objects the whole set is one class.
+
+    Returns
+    -------
+    (n, n_classes) float: NaN rows where ``x`` is absent, ``inf`` for classes with no member here.
+    """
+    from sklearn.covariance import LedoitWolf
+
+    n = len(x)
+    out = np.full((n, max(n_classes, 1)), np.nan)
+    rows = np.flatnonzero(present)
+    if len(rows) < 3:
+        return out
+    lab = rows[y[rows] >= 0]
+    yy = y[lab] if len(lab) >= 2 else np.zeros(len(rows), dtype=int)
+    ref = x[lab] if len(lab) >= 2 else x[rows]
+    k = out.shape[1]
+    means = np.full((k, x.shape[1]), np.nan)
+    for c in range(k):
+        members = ref[yy == c]
+        if len(members):
+            means[c] = members.mean(axis=0)
+    resid = ref - means[yy]
+    precision = np.linalg.pinv(LedoitWolf().fit(resid).covariance_)
+    xr = x[rows].astype(np.float64)
+    for c in range(k):
+        if not np.isfinite(means[c]).all():
+            out[rows, c] = np.inf
+            continue
+        z = xr - means[c]
+        out[rows, c] = np.einsum("ij,ij->i", z @ precision, z)
+    return out
+
+
+def class_distance_score(vectors: dict[str, np.ndarray], present: dict[str, np.ndarray], modalities: list[str],
+                         y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The "fits no class" detector (see the module docstring); NaN for objects with no modality.
+
+    Parameters
+    ----------
+    vectors, present : per-modality embeddings and masks
+    modalities : the modality spaces to use
+    y : (n,) int
+        Given label index, ``-1`` for unlabelled objects (class statistics use the labelled ones).
+    probs : (n, C) float
+        Each object's class probabilities (NaN rows: the nearest class is used instead).
+    """
+    n_classes = max(probs.shape[1], 1)
+    has_p = np.isfinite(probs).all(axis=1)
+    ranks = []
+    for m in modalities:
+        d = class_distances(vectors[m], present[m], y, n_classes)
+        d = np.where(np.isfinite(d), d, np.nan)              # classes without members here drop out
+        if d.shape[1] == probs.shape[1]:
+            w = np.where(np.isfinite(d) & has_p[:, None], np.nan_to_num(probs), 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                expected = np.nansum(w * d, axis=1) / w.sum(axis=1)
+        else:
+            expected = np.full(len(d), np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # rows without any distance
+            nearest = np.nanmin(d, axis=1)
+        expected = np.where(np.isfinite(expected), expected, nearest)
+        ranks.append(rank_normalise(np.where(present[m], expected, np.nan)))
+    if not ranks:
+        return np.full(len(y), np.nan)
+    stacked = np.vstack(ranks)
+    ok = np.isfinite(stacked)
+    with np.errstate(invalid="ignore"):
+        return np.where(ok.any(axis=0), np.where(ok, stacked, 0.0).sum(axis=0) / ok.sum(axis=0), np.nan)
+
+
 def combine_outlier_scores(knn_fused: np.ndarray, knn_modalities: dict[str, np.ndarray],
-                           iforest: np.ndarray, glosh: np.ndarray) -> dict[str, np.ndarray]:
-    """The detail columns and the combined ``outlier_score`` (see module docstring)."""
+                           iforest: np.ndarray, glosh: np.ndarray,
+                           class_part: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The detail columns and the combined ``outlier_score`` (see the module docstring)."""
     ranks = [rank_normalise(knn_fused)] + [rank_normalise(v) for v in knn_modalities.values()]
     stacked = np.vstack(ranks)
     with np.errstate(all="ignore"):
-        knn_part = np.where(np.isfinite(stacked).any(axis=0), np.nanmax(np.where(np.isfinite(stacked), stacked, -1), axis=0), np.nan)
-    parts = {"knn": knn_part, "iforest": iforest, "glosh": glosh}
+        knn_part = np.where(np.isfinite(stacked).any(axis=0),
+                            np.nanmax(np.where(np.isfinite(stacked), stacked, -1), axis=0), np.nan)
+    class_part = np.full(len(knn_fused), np.nan) if class_part is None else class_part
+    parts = {"class": class_part, "knn": knn_part, "iforest": iforest, "glosh": glosh}
     return {
         "outlier_score": combine_ranks(parts, WEIGHTS),
+        "outlier_class": rank_normalise(class_part),
         "outlier_knn": rank_normalise(knn_part),
         "outlier_iforest": rank_normalise(iforest),
         "outlier_glosh": np.clip(np.nan_to_num(glosh, nan=0.0), 0, 1),
