@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 
 from tqdm.auto import tqdm
@@ -23,5 +24,7 @@ def progress(iterable: Iterable | None = None, *, desc: str, total: int | None =
     >>> for _ in progress(range(3), desc="demo", enabled=False):
     ...     pass
     """
+    if not sys.stderr.isatty():  # a log file or CI: an update every 30 s, not a line per redraw
+        kwargs.setdefault("mininterval", 30.0)
     return tqdm(iterable, desc=desc, total=total, unit=unit, dynamic_ncols=True,
                 disable=not progress_enabled(enabled), leave=False, **kwargs)

@@ -81,6 +81,12 @@ def served(tmp_path_factory, playwright_browser):
             proc.kill()
 
 
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory):
+    """Where the tests' screenshots go (benchmarks/bench_explorer.py makes the published ones)."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture
 def page(playwright_browser):
     ctx = playwright_browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)

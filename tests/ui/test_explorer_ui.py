@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -40,7 +42,7 @@ def wait_selected(page):
     try:
         page.get_by_text(re.compile(r"^[1-9][0-9,]* selected$")).first.wait_for(timeout=15000)
     except Exception:
-        page.screenshot(path="/tmp/ui_fail.png")
+        page.screenshot(path=str(Path(tempfile.gettempdir()) / "astrom3_ui_fail.png"))
         raise
 
 
@@ -58,15 +60,15 @@ def focus_first_row(page) -> str:
     return oid
 
 
-def test_page_loads_without_console_errors(served, page):
+def test_page_loads_without_console_errors(served, page, shots):
     open_app(page, served["url"])
     page.get_by_text("Review queue").first.wait_for()
     errors = [e for e in page.errors if not any(s in e for s in IGNORED_CONSOLE)]
     assert errors == []
-    page.screenshot(path="benchmarks/results/explorer_start.png")
+    page.screenshot(path=shots / "explorer_start.png")
 
 
-def test_box_select_fills_table(served, page):
+def test_box_select_fills_table(served, page, shots):
     open_app(page, served["url"])
     box_select(page)
     wait_selected(page)
@@ -75,10 +77,10 @@ def test_box_select_fills_table(served, page):
     rows = page.locator(".selection-table .tabulator-row")
     rows.first.wait_for(timeout=10000)
     assert rows.count() >= min(n, 15) - 1
-    page.screenshot(path="benchmarks/results/explorer_map.png")
+    page.screenshot(path=shots / "explorer_map.png")
 
 
-def test_focus_shows_folded_lightcurve_and_spectrum(served, page):
+def test_focus_shows_folded_lightcurve_and_spectrum(served, page, shots):
     open_app(page, served["url"])
     box_select(page)
     wait_selected(page)
@@ -89,11 +91,11 @@ def test_focus_shows_folded_lightcurve_and_spectrum(served, page):
     truth = pd.read_parquet(served["sky"] / "objects.parquet").set_index("id").loc[oid, "period"]
     assert period == pytest.approx(truth, rel=1e-6)
     page.locator(".folded-lc").first.scroll_into_view_if_needed()
-    page.screenshot(path="benchmarks/results/explorer_inspector.png", full_page=True)
+    page.screenshot(path=shots / "explorer_inspector.png", full_page=True)
 
 
 @NEEDS_FLAGS
-def test_flag_survives_reload_and_exports(served, page, tmp_path):
+def test_flag_survives_reload_and_exports(served, page, tmp_path, shots):
     open_app(page, served["url"])
     box_select(page)
     wait_selected(page)
@@ -104,7 +106,7 @@ def test_flag_survives_reload_and_exports(served, page, tmp_path):
     open_app(page, served["url"])
     page.get_by_text("Flags & export").first.click()
     page.locator(".flags-table").get_by_text(oid).first.wait_for(timeout=15000)
-    page.screenshot(path="benchmarks/results/explorer_flags.png")
+    page.screenshot(path=shots / "explorer_flags.png")
     with page.expect_download(timeout=20000) as dl:
         page.locator(".flags-export").locator("a, button").first.click()
     path = tmp_path / "flags.csv"
@@ -125,11 +127,11 @@ def test_review_keyboard_decides(served, page):
     info.get_by_text(re.compile(r"^3 /")).wait_for(timeout=10000)
 
 
-def test_narrow_window(served, playwright_browser):
+def test_narrow_window(served, playwright_browser, shots):
     ctx = playwright_browser.new_context(viewport={"width": 420, "height": 900})
     pg = ctx.new_page()
     open_app(pg, served["url"])
     width = pg.evaluate("() => document.documentElement.scrollWidth")
-    pg.screenshot(path="benchmarks/results/explorer_narrow.png", full_page=False)
+    pg.screenshot(path=shots / "explorer_narrow.png", full_page=False)
     ctx.close()
     assert width <= 460
