@@ -1,7 +1,7 @@
 """``panel serve apps/explorer.py [--args --sky PATH --workspace PATH]``: the AstroM3 Explorer.
 
-Without arguments it opens the demo sky (simulated and analysed once by
-:func:`core.demo.ensure_demo`).
+Without arguments it opens the demo sky; on the very first start the page shows a progress bar
+while :func:`core.demo.ensure_demo` simulates and analyses it (a few minutes, once).
 """
 import argparse
 import sys
@@ -17,16 +17,24 @@ from explorer.app import build_app  # noqa: E402
 
 
 def _paths(argv):
+    """``(sky, workspace, prepare)``: what to open, and how to compute it when it has no results."""
     p = argparse.ArgumentParser(prog="apps/explorer.py")
     p.add_argument("--sky", type=Path, default=None)
     p.add_argument("--workspace", type=Path, default=None)
+    p.add_argument("--checkpoint", type=Path, default=None, help="model to embed with (default: train one)")
+    p.add_argument("--preset", default="cpu", help="preset when a model has to be trained (default cpu)")
     args, _ = p.parse_known_args(argv)
     if args.sky is None:
-        from core.demo import ensure_demo
-        return ensure_demo()
+        from core.demo import demo_paths, ensure_demo
+        sky, ws = demo_paths(checkpoint=args.checkpoint)
+        return sky, ws, lambda progress: ensure_demo(checkpoint=args.checkpoint, progress_callback=progress)
     ws = args.workspace or args.sky.parent / f"{args.sky.name}-workspace"
-    return args.sky, ws
+
+    def prepare(progress):
+        from core.pipeline import run
+        run(args.sky, ws, checkpoint=args.checkpoint, preset=args.preset, progress_callback=progress)
+    return args.sky, ws, prepare
 
 
-sky, workspace = _paths(sys.argv[1:])
-build_app(sky, workspace).servable(title="AstroM3 Explorer")
+sky, workspace, prepare = _paths(sys.argv[1:])
+build_app(sky, workspace, prepare=prepare).servable(title="AstroM3 Explorer")

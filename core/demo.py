@@ -1,9 +1,12 @@
 """The demo sky, ready to explore: simulate it once, analyse it with the shipped model.
 
-``ensure_demo()`` is what the explorer calls when started without a workspace: the first call
-simulates the default demo sky (``n`` objects, ``seed``) under ``$ASTROM3_HOME`` (default
-``~/.cache/astrom3``) and runs :func:`core.pipeline.run` with the shipped checkpoint; later calls
-find everything fresh and return at once.
+``ensure_demo()`` is what the explorer runs (in the background, with a progress bar) when started
+without a sky and the demo has no results yet: the first call simulates the default demo sky
+(``n`` objects, ``seed``) under ``$ASTROM3_HOME`` (default ``~/.cache/astrom3``) and runs
+:func:`core.pipeline.run` with the shipped checkpoint; later calls find everything fresh and return
+at once. :func:`demo_paths` says where those live without computing anything; the workspace's name
+carries the checkpoint's fingerprint and the analysis version, so a new model or new scoring gets
+fresh results instead of stale ones.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from core import schema
 
-__all__ = ["demo_home", "ensure_demo"]
+__all__ = ["demo_home", "demo_paths", "ensure_demo"]
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -21,6 +24,22 @@ ProgressCallback = Callable[[str, float], None]
 def demo_home(home: str | os.PathLike | None = None) -> Path:
     """``home``, else ``$ASTROM3_HOME``, else ``~/.cache/astrom3``."""
     return Path(home or os.environ.get("ASTROM3_HOME") or Path.home() / ".cache" / "astrom3").expanduser()
+
+
+def demo_paths(home: str | os.PathLike | None = None, n: int = 20000, seed: int = 0, *,
+               checkpoint: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """``(sky_path, workspace_path)`` of the demo under :func:`demo_home`; computes nothing.
+
+    The workspace is ``ws-<n>-s<seed>-<checkpoint fingerprint>-a<analysis version>``.
+    """
+    from core.analysis.engine import ANALYSIS_VERSION
+    from core.sky import file_fingerprint
+    from core.train import DEFAULT_CHECKPOINT
+
+    base = demo_home(home)
+    ckpt = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    tag = f"{file_fingerprint(ckpt)[:8]}-a{ANALYSIS_VERSION}" if ckpt.exists() else "no-model"
+    return base / f"sky-{n}-s{seed}", base / f"ws-{n}-s{seed}-{tag}"
 
 
 def ensure_demo(home: str | os.PathLike | None = None, n: int = 20000, seed: int = 0, *,
@@ -45,9 +64,7 @@ def ensure_demo(home: str | os.PathLike | None = None, n: int = 20000, seed: int
     """
     from core.pipeline import run
 
-    base = demo_home(home)
-    sky_path = base / f"sky-{n}-s{seed}"
-    ws_path = base / f"ws-{n}-s{seed}"
+    sky_path, ws_path = demo_paths(home, n, seed, checkpoint=checkpoint)
     cb = progress_callback
     if not (sky_path / schema.OBJECTS_FILE).exists():
         from core.simulate import simulate_sky

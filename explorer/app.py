@@ -74,14 +74,49 @@ def _explorer_main(data, template_sidebar):
     return tabs, v
 
 
-def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer"):
+class _Job:
+    """One computation of a workspace's results in this server process, watched by every session."""
+
+    def __init__(self):
+        self.step, self.fraction, self.error, self.done = "starting", 0.0, None, False
+
+    def progress(self, step, fraction) -> None:
+        self.step, self.fraction = str(step), max(self.fraction, min(1.0, float(fraction)))
+
+
+_JOBS: dict[str, _Job] = {}
+
+
+def _compute(key: str, work) -> _Job:
+    """Start ``work(progress_callback)`` in a thread unless it runs (or ran) already for ``key``."""
+    with _COMPUTE_LOCK:
+        job = _JOBS.get(key)
+        if job is None or job.error:  # a failed computation is tried again by the next session
+            job = _JOBS[key] = _Job()
+
+            def target():
+                try:
+                    work(job.progress)
+                    job.done = True
+                except Exception as exc:  # noqa: BLE001 - shown on the page
+                    job.error = f"{type(exc).__name__}: {exc}"
+
+            threading.Thread(target=target, daemon=True, name=f"astrom3-compute {key}").start()
+    return job
+
+
+def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer", prepare=None):
     """The explorer for a sky and its workspace, as a servable Panel template.
 
     Parameters
     ----------
     sky_path, workspace_path : path
-        The sky directory and its workspace. When the workspace has no ``results.parquet`` the
-        page computes it (with a progress bar) before showing the explorer.
+        The sky directory and its workspace.
+    prepare : callable, optional
+        ``prepare(progress_callback)`` makes the sky and its results when the workspace has no
+        ``results.parquet`` (the demo: :func:`core.demo.ensure_demo`); by default
+        :func:`core.pipeline.run` computes them from the sky. Either way it runs once per server
+        process, in the background, while every open page shows its progress.
 
     Returns
     -------
@@ -104,34 +139,46 @@ def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer"):
         show()
         return tmpl
 
-    bar = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width", name="progress")
-    msg = pn.pane.Markdown("Computing the workspace results (first start only)...")
-    holder[:] = [msg, bar]
-
-    def progress(step, frac):
-        def update():
-            bar.value = int(100 * max(0.0, min(1.0, frac)))
-            msg.object = f"Computing the workspace results: {html.escape(str(step))}..."
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context:
-            doc.add_next_tick_callback(update)
+    def work(progress):
+        if prepare is not None:
+            prepare(progress)
         else:
-            update()
+            from core.pipeline import run
+            run(sky_path, workspace_path, progress_callback=progress)
 
-    def work():
-        try:
-            with _COMPUTE_LOCK:
-                if not results_ready(workspace_path):
-                    from core.pipeline import run
-                    run(sky_path, workspace_path, progress_callback=progress)
-            doc = pn.state.curdoc
-            if doc is not None and doc.session_context:
-                doc.add_next_tick_callback(show)
+    bar = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width", name="progress",
+                                 css_classes=["compute-progress"])
+    msg = pn.pane.Markdown("Computing the results of this sky (first start only; later starts are fast)...",
+                           css_classes=["compute-message"])
+    holder[:] = [msg, bar]
+    state = {"callback": None}
+
+    def poll():
+        job = _JOBS.get(str(Path(workspace_path).resolve()))
+        if job is None:
+            return
+        if job.error:
+            state["callback"].stop()
+            holder[:] = [pn.pane.Alert(f"Could not compute the results: {html.escape(job.error)}",
+                                       alert_type="danger")]
+        elif job.done and results_ready(workspace_path):
+            # Reload the page: the explorer is then built at page load like on any later start.
+            # (Swapping it into this page from a callback left one of two waiting pages blank.)
+            state["callback"].stop()
+            msg.object = "Results ready: opening the explorer..."
+            bar.value = 100
+            if pn.state.location is not None:
+                pn.state.location.reload = True
+                pn.state.location.search = "?ready=1"
             else:
                 show()
-        except Exception as exc:  # noqa: BLE001 - shown on the page
-            err = html.escape(str(exc))
-            holder[:] = [pn.pane.Alert(f"Could not compute the results: {err}", alert_type="danger")]
+        else:
+            bar.value = int(100 * job.fraction)
+            msg.object = f"Computing the results of this sky (first start only): {html.escape(job.step)}..."
 
-    pn.state.onload(lambda: threading.Thread(target=work, daemon=True).start())
+    def start():
+        _compute(str(Path(workspace_path).resolve()), work)
+        state["callback"] = pn.state.add_periodic_callback(poll, period=1000)
+
+    pn.state.onload(start)
     return tmpl

@@ -310,16 +310,26 @@ def test_data_loaded_once(data):
 
 
 def test_serve_command_binds_localhost(tmp_path):
-    import argparse
-
     from core.cli import serve
 
     (tmp_path / "sky").mkdir()
-    args = argparse.Namespace(sky=str(tmp_path / "sky"), workspace=None, port=5099, address="127.0.0.1", show=False)
+    args = serve_args(sky=str(tmp_path / "sky"), port=5099)
     cmd = serve.command(args)
     assert cmd[cmd.index("--address") + 1] == "127.0.0.1"
-    assert cmd[-4:] == ["--sky", str(tmp_path / "sky"), "--workspace", str(tmp_path / "sky-workspace")]
+    assert cmd[cmd.index("--args"):] == ["--args", "--sky", str(tmp_path / "sky"), "--workspace",
+                                         str(tmp_path / "sky-workspace"), "--preset", "cpu"]
+    cmd = serve.command(serve_args(sky=str(tmp_path / "sky"), checkpoint="m.pt", preset="tiny"))
+    assert cmd[-4:] == ["--preset", "tiny", "--checkpoint", "m.pt"]
     from core.errors import AstroM3Error
     with pytest.raises(AstroM3Error):
-        serve.command(argparse.Namespace(sky=str(tmp_path / "nope"), workspace=None, port=1, address="127.0.0.1",
-                                         show=False))
+        serve.command(serve_args(sky=str(tmp_path / "nope")))
+
+
+def serve_args(**kw):
+    """``astrom3 serve`` arguments as the parser gives them."""
+    from core.cli import build_parser
+
+    ns = build_parser().parse_args(["serve", kw.pop("sky")])
+    for k, v in kw.items():
+        setattr(ns, k, v)
+    return ns

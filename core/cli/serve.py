@@ -11,9 +11,14 @@ APP = Path(__file__).resolve().parents[2] / "apps" / "explorer.py"
 def register(sub) -> None:
     p = sub.add_parser("serve", help="open the explorer on a sky",
                        description="Start the explorer (panel serve apps/explorer.py) on SKY and its workspace. "
-                                   "Listens on 127.0.0.1 unless --address says otherwise.")
+                                   "When the workspace has no results yet, the page computes them first (train "
+                                   "if needed, embed, analyze) with a progress bar. Listens on 127.0.0.1 unless "
+                                   "--address says otherwise.")
     p.add_argument("sky", help="sky directory")
     p.add_argument("--workspace", default=None, help="workspace directory (default: SKY-workspace beside the sky)")
+    p.add_argument("--checkpoint", default=None,
+                   help="when the workspace has no results yet: embed with this model instead of training one")
+    p.add_argument("--preset", default="cpu", help="when a model has to be trained: its preset (default cpu)")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--show", action="store_true", help="open a browser tab")
@@ -33,7 +38,8 @@ def command(args) -> list[str]:
            f"localhost:{args.port}"]
     if args.show:
         cmd.append("--show")
-    return cmd + ["--args", "--sky", str(sky), "--workspace", str(ws)]
+    extra = ["--preset", args.preset] + (["--checkpoint", str(args.checkpoint)] if args.checkpoint else [])
+    return cmd + ["--args", "--sky", str(sky), "--workspace", str(ws), *extra]
 
 
 def run(args) -> int:

@@ -1,6 +1,7 @@
 """Real-browser fixtures: a tiny sky/workspace served by ``panel serve`` on 127.0.0.1, and Chromium.
 
-Skipped cleanly when Debian's Chromium (/usr/bin/chromium) or Playwright is missing.
+Skipped cleanly when Debian's Chromium (/usr/bin/chromium) or Playwright is missing, unless
+``ASTROM3_REQUIRE_BROWSER=1`` (CI) makes that a failure.
 """
 from __future__ import annotations
 
@@ -32,17 +33,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(sky, ws, port: int, env=None) -> subprocess.Popen:
+def start_server(sky, ws, port: int, env=None, extra=()) -> subprocess.Popen:
     """``panel serve apps/explorer.py`` on 127.0.0.1:port; returns once the page answers."""
     cmd = [sys.executable, "-m", "panel", "serve", str(ROOT / "apps" / "explorer.py"), "--address", "127.0.0.1",
            "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1", "--liveness",
-           "--args", "--sky", str(sky), "--workspace", str(ws)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+           "--args", "--sky", str(sky), "--workspace", str(ws), *extra]
+    log = open(Path(ws).parent / f"panel-serve-{port}.log", "w")  # a pipe nobody reads would fill and block
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"panel serve exited: {proc.stdout.read().decode(errors='replace')[-3000:]}")
+            raise RuntimeError(f"panel serve exited: {Path(log.name).read_text(errors='replace')[-3000:]}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2)
             return proc
@@ -52,11 +54,21 @@ def start_server(sky, ws, port: int, env=None) -> subprocess.Popen:
     raise RuntimeError("panel serve did not start in 120 s")
 
 
+def _missing(reason: str):
+    """Skip, or fail where the browser tests must run (CI sets ASTROM3_REQUIRE_BROWSER=1)."""
+    if os.environ.get("ASTROM3_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests required but {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def playwright_browser():
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        _missing("/usr/bin/chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[dev]')")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
         yield browser

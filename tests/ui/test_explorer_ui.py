@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -135,3 +134,35 @@ def test_narrow_window(served, playwright_browser, shots):
     pg.screenshot(path=shots / "explorer_narrow.png", full_page=False)
     ctx.close()
     assert width <= 460
+
+
+def test_first_start_computes_the_results_with_a_progress_bar(playwright_browser, tmp_path):
+    """A sky without results: the page shows progress while the pipeline runs, then the explorer."""
+    import subprocess
+
+    from conftest import free_port, start_server
+    from core.simulate import simulate_sky
+
+    sky = simulate_sky(150, seed=5, out=tmp_path / "sky")
+    ws = tmp_path / "ws"
+    port = free_port()
+    proc = start_server(sky, ws, port, env={"ASTROM3_PROGRESS": "0"}, extra=["--preset", "tiny"])
+    try:
+        ctx = playwright_browser.new_context(viewport={"width": 1200, "height": 900})
+        pg = ctx.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(f"http://127.0.0.1:{port}/explorer")
+        pg.locator(".compute-progress").first.wait_for(timeout=60000)
+        assert not (ws / "results.parquet").exists()
+        pg.locator(".map-plot canvas").first.wait_for(timeout=300000)
+        assert (ws / "results.parquet").exists() and (ws / "model.pt").exists()
+        pg.get_by_text("Review queue").first.wait_for(timeout=30000)
+        assert errors == []
+        ctx.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
