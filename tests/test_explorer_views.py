@@ -333,3 +333,22 @@ def serve_args(**kw):
     for k, v in kw.items():
         setattr(ns, k, v)
     return ns
+
+
+def test_inspector_plots_follow_the_focused_object(views):
+    """The DynamicMaps update their axes to each new object (they start empty, on 0..1)."""
+    state, insp = views["state"], views["inspector"]
+    renderer = hv.renderer("bokeh")
+    plots = {name: renderer.get_plot(getattr(insp, f"{name}_dmap")) for name in ("raw", "folded", "pg", "spec")}
+    for oid in ("s00001", "s00002"):
+        state.focus_on(oid)
+        lc, spec = insp._lc, insp._spec_obj
+        x = plots["raw"].state.x_range
+        assert x.start <= lc.time.min() and x.end >= lc.time.max() and x.end - x.start < 2 * np.ptp(lc.time)
+        y = plots["raw"].state.y_range
+        assert min(y.start, y.end) <= lc.value.min() and max(y.start, y.end) >= lc.value.max()
+        assert y.start > y.end                                   # magnitudes: brighter up
+        assert plots["folded"].state.x_range.end <= 1.1
+        assert plots["pg"].state.x_range.end > 1.0               # periods beyond the empty plot's 0..1
+        s = plots["spec"].state.x_range
+        assert s.start <= spec.wavelength.min() + 1 and s.end >= spec.wavelength.max() - 1 and s.end > 1000

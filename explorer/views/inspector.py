@@ -70,8 +70,8 @@ def _ylabel(lc) -> str:
 def raw_lightcurve_plot(lc) -> hv.Overlay:
     """Time series with error bars (magnitudes inverted: brighter up)."""
     d = pd.DataFrame({"time": lc.time, "value": lc.value, "error": lc.error})
-    pts = hv.Scatter(d, "time", ["value"]).opts(size=3, color="#0072B2")
-    err = hv.ErrorBars(d, "time", ["value", "error"]).opts(color="#8fb8de", line_width=1)
+    pts = hv.Scatter(d, "time", ["value"]).opts(size=3, color="#0072B2", framewise=True)
+    err = hv.ErrorBars(d, "time", ["value", "error"]).opts(color="#8fb8de", line_width=1, framewise=True)
     return (err * pts).opts(hv.opts.Overlay(invert_yaxis=lc.kind == "mag", responsive=True, height=220,
                                             xlabel="time (d)", ylabel=_ylabel(lc), title="Light curve"))
 
@@ -80,8 +80,8 @@ def folded_plot(lc, period: float) -> hv.Overlay:
     """The light curve folded at ``period``: phase in [0, 1) with error bars."""
     ph = fold_phase(lc.time, period)
     d = pd.DataFrame({"phase": ph, "value": lc.value, "error": lc.error})
-    pts = hv.Scatter(d, "phase", ["value"]).opts(size=3, color="#D55E00")
-    err = hv.ErrorBars(d, "phase", ["value", "error"]).opts(color="#f0b48a", line_width=1)
+    pts = hv.Scatter(d, "phase", ["value"]).opts(size=3, color="#D55E00", framewise=True)
+    err = hv.ErrorBars(d, "phase", ["value", "error"]).opts(color="#f0b48a", line_width=1, framewise=True)
     return (err * pts).opts(hv.opts.Overlay(invert_yaxis=lc.kind == "mag", responsive=True, height=220,
                                             xlabel="phase", ylabel=_ylabel(lc),
                                             title=f"Folded at P = {period:.6g} d"))
@@ -105,9 +105,11 @@ def periodogram(lc, min_period: float = 0.05, max_period: float | None = None, n
 def periodogram_plot(periods, power, chosen: float | None = None) -> hv.Overlay:
     """Power against period (log axis) with the chosen period marked."""
     curve = hv.Curve((periods, power), "period", "power").opts(logx=True, color="#0072B2", responsive=True,
+                                                               framewise=True,
                                                                height=180, title="Lomb-Scargle periodogram",
                                                                tools=["tap"], xlabel="period (d)")
-    mark = hv.VLine(chosen if chosen else np.nan).opts(color="#D55E00", line_dash="dashed", line_width=2)
+    mark = hv.VLine(chosen if chosen else np.nan).opts(color="#D55E00", line_dash="dashed", line_width=2,
+                                                        framewise=True)
     return curve * mark
 
 
@@ -120,7 +122,7 @@ def spectrum_plot(spec, *, z: float = 0.0) -> hv.Overlay:
     """
     wl, fl = np.asarray(spec.wavelength, float), np.asarray(spec.flux, float)
     lo, hi = (np.nanmin(wl), np.nanmax(wl)) if len(wl) else (0.0, 0.0)
-    curve = hv.Curve((wl, fl), "wavelength", "flux").opts(color="#333333", line_width=1)
+    curve = hv.Curve((wl, fl), "wavelength", "flux").opts(color="#333333", line_width=1, framewise=True)
     fin = fl[np.isfinite(fl)]
     bottom, top = (float(np.percentile(fin, 1)), float(np.percentile(fin, 99))) if len(fin) else (0.0, 1.0)
     bands = [(a * (1 + z), bottom, b * (1 + z), top, "TiO" if n.startswith("TiO") else "C2")
