@@ -21,7 +21,7 @@ from holoviews.operation.datashader import dynspread, rasterize
 
 from explorer.state import COLOR_BY, NO_FLAG, SCORES, ExplorerState
 
-__all__ = ["map_frame", "shaded_map", "highlight_points", "legend_html", "category_colors", "MapView",
+__all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors", "MapView",
            "HOVER_MAX"]
 
 #: Colour-blind-safe categorical palette (Okabe & Ito), then colorcet's glasbey_cool.
@@ -127,6 +127,14 @@ def legend_html(state: ExplorerState, df: pd.DataFrame) -> str:
     return f"<div class='legend'><b>{html.escape(c)}</b><ul style='list-style:none;padding-left:0;margin:0'>{items}</ul></div>"
 
 
+def selection_count_html(n: int) -> str:
+    """The line under the map: how many points are selected, or how to select some."""
+    if n == 0:
+        return ("<span class='count-hint'>Nothing selected: box- or lasso-select points on the map "
+                "(tools above it) to list them in the table; click a point to inspect it.</span>")
+    return f"<span class='count'>{n:,} selected</span>"
+
+
 class MapView(pn.viewable.Viewer):
     """The linked UMAP map of one session."""
 
@@ -151,7 +159,8 @@ class MapView(pn.viewable.Viewer):
         self._marks = hv.DynamicMap(self._highlight, streams=[self._remark])
         self._hover = hv.DynamicMap(self._hover_points, streams=[self._range])
         self._legend = pn.pane.HTML(legend_html(s, self._df), sizing_mode="stretch_width")
-        self._count = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._count = pn.pane.HTML(selection_count_html(0), sizing_mode="stretch_width",
+                                   css_classes=["selection-count"])
         self._plot = pn.pane.HoloViews(
             (self._base * self._hover * self._marks).opts(
                 hv.opts.Overlay(responsive=True, min_height=380, toolbar="above", show_legend=False)),
@@ -201,7 +210,7 @@ class MapView(pn.viewable.Viewer):
         self._remark.event()
 
     def _mark(self, *_):
-        self._count.object = f"**{len(self.state.selection):,}** selected"
+        self._count.object = selection_count_html(len(self.state.selection))
         self._remark.event()
 
     def _on_tap(self, *_):
@@ -225,4 +234,4 @@ class MapView(pn.viewable.Viewer):
         return self._count
 
     def __panel__(self):
-        return pn.Column(self._plot, self._count, sizing_mode="stretch_both", min_height=420)
+        return pn.Column(self._count, self._plot, sizing_mode="stretch_both", min_height=450)

@@ -50,7 +50,8 @@ class SubclassesView(pn.viewable.Viewer):
         classes = list(self.state.param.class_filter.objects)
         self.label = pn.widgets.Select(name="Class", options=classes, value="M" if "M" in classes else
                                        (classes[0] if classes else None), width=120)
-        self.run_btn = pn.widgets.Button(name="Find subgroups", button_type="primary")
+        self.run_btn = pn.widgets.Button(name="Find subgroups", button_type="primary",
+                                         css_classes=["subclasses-compute"])
         self.run_btn.on_click(lambda e: self.compute())
         self.group = pn.widgets.Select(name="Subgroup", options=[], width=110)
         self.tag = pn.widgets.TextInput(name="Tag", placeholder="e.g. C-rich", width=160)
@@ -60,7 +61,7 @@ class SubclassesView(pn.viewable.Viewer):
         self.select_btn.on_click(lambda e: self.select_group())
         self.body = pn.Column(pn.pane.Markdown("Re-projecting a class runs UMAP + HDBSCAN on its objects "
                                                "(a few seconds, longer the first time in a process)."),
-                              sizing_mode="stretch_width")
+                              sizing_mode="stretch_width", css_classes=["subclasses-result"])
         self.result = None
 
     def compute(self):

@@ -39,23 +39,23 @@ def box_select(page, x0f=0.12, y0f=0.12, x1f=0.98, y1f=0.85):
 
 def wait_selected(page):
     try:
-        page.get_by_text(re.compile(r"^[1-9][0-9,]* selected$")).first.wait_for(timeout=15000)
+        page.get_by_text(re.compile(r"^[1-9][0-9,]* selected$")).first.wait_for(timeout=30000)
     except Exception:
         page.screenshot(path=str(Path(tempfile.gettempdir()) / "astrom3_ui_fail.png"))
         raise
 
 
 def selected_count(page) -> int:
-    txt = page.get_by_text(re.compile(r"selected$")).first.inner_text(timeout=10000)
+    txt = page.get_by_text(re.compile(r"selected$")).first.inner_text(timeout=30000)
     return int(txt.split()[0].replace(",", ""))
 
 
 def focus_first_row(page) -> str:
     cell = page.locator(".selection-table .tabulator-row .tabulator-cell[tabulator-field='id']").first
-    cell.wait_for(timeout=10000)
+    cell.wait_for(timeout=30000)
     oid = cell.inner_text().strip()
     cell.click()
-    page.locator(".inspector-title").get_by_text(oid).first.wait_for(timeout=15000)
+    page.locator(".inspector-title").get_by_text(oid).first.wait_for(timeout=30000)
     return oid
 
 
@@ -74,7 +74,7 @@ def test_box_select_fills_table(served, page, shots):
     n = selected_count(page)
     assert 0 < n <= 200
     rows = page.locator(".selection-table .tabulator-row")
-    rows.first.wait_for(timeout=10000)
+    rows.first.wait_for(timeout=30000)
     assert rows.count() >= min(n, 15) - 1
     page.screenshot(path=shots / "explorer_map.png")
 
@@ -84,8 +84,8 @@ def test_focus_shows_folded_lightcurve_and_spectrum(served, page, shots):
     box_select(page)
     wait_selected(page)
     oid = focus_first_row(page)
-    page.locator(".folded-lc canvas").first.wait_for(timeout=15000)
-    page.locator(".spectrum canvas").first.wait_for(timeout=15000)
+    page.locator(".folded-lc canvas").first.wait_for(timeout=30000)
+    page.locator(".spectrum canvas").first.wait_for(timeout=30000)
     period = float(page.locator(".period-input input").first.input_value())
     truth = pd.read_parquet(served["sky"] / "objects.parquet").set_index("id").loc[oid, "period"]
     assert period == pytest.approx(truth, rel=1e-6)
@@ -100,13 +100,13 @@ def test_flag_survives_reload_and_exports(served, page, tmp_path, shots):
     wait_selected(page)
     oid = focus_first_row(page)
     page.locator(".flag-anomaly button").first.click()
-    page.get_by_text("Flagged as").first.wait_for(timeout=10000)
+    page.get_by_text("Flagged as").first.wait_for(timeout=30000)
     page.reload()
     open_app(page, served["url"])
     page.get_by_text("Flags & export").first.click()
-    page.locator(".flags-table").get_by_text(oid).first.wait_for(timeout=15000)
+    page.locator(".flags-table").get_by_text(oid).first.wait_for(timeout=30000)
     page.screenshot(path=shots / "explorer_flags.png")
-    with page.expect_download(timeout=20000) as dl:
+    with page.expect_download(timeout=40000) as dl:
         page.locator(".flags-export").locator("a, button").first.click()
     path = tmp_path / "flags.csv"
     dl.value.save_as(path)
@@ -120,10 +120,10 @@ def test_review_keyboard_decides(served, page):
     open_app(page, served["url"])
     page.locator(".review-skip button").first.click()  # start the queue: focuses its second suspect
     info = page.locator(".review-info").first
-    info.get_by_text(re.compile(r"^2 /")).wait_for(timeout=10000)
+    info.get_by_text(re.compile(r"^2 /")).wait_for(timeout=30000)
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("f")
-    info.get_by_text(re.compile(r"^3 /")).wait_for(timeout=10000)
+    info.get_by_text(re.compile(r"^3 /")).wait_for(timeout=30000)
 
 
 def test_narrow_window(served, playwright_browser, shots):
