@@ -46,6 +46,9 @@ def run_sky(args) -> dict:
     if args.modalities:
         modalities = [m for m in modalities if m in args.modalities]
     rows = []
+    out = RESULTS / f"classification_{args.name}.json"
+    if args.append and out.exists():  # keep earlier runs (e.g. more seeds for some cells)
+        rows = json.loads(out.read_text())["runs"]
     for seed in args.seeds:
         for modality in modalities:
             for frac in args.fractions:
@@ -66,8 +69,8 @@ def run_sky(args) -> dict:
 
 def _save(args, rows, pre_s, t0) -> dict:
     res = {"name": args.name, "sky": str(args.sky), "checkpoint": args.checkpoint, "pretrain_seconds": pre_s,
-           "seeds": args.seeds, "fractions": args.fractions, "epochs": args.epochs, "patience": args.patience,
-           "max_per_split": args.max_per_split, "seconds": round(time.perf_counter() - t0, 1), "runs": rows}
+           "seeds": sorted({r["seed"] for r in rows}), "fractions": args.fractions, "epochs": args.epochs,
+           "patience": args.patience, "max_per_split": args.max_per_split, "seconds": round(sum(r["seconds"] for r in rows), 1), "runs": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"classification_{args.name}.json").write_text(json.dumps(res, indent=2))
     return res
@@ -130,6 +133,7 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--max-per-split", type=int, default=1000)
     ap.add_argument("--markdown-only", action="store_true")
+    ap.add_argument("--append", action="store_true", help="add to the runs already in the results file")
     args = ap.parse_args()
     os.environ.setdefault("ASTROM3_PROGRESS", "0")
     if not args.markdown_only:

@@ -316,6 +316,7 @@ def test_serve_command_binds_localhost(tmp_path):
     args = serve_args(sky=str(tmp_path / "sky"), port=5099)
     cmd = serve.command(args)
     assert cmd[cmd.index("--address") + 1] == "127.0.0.1"
+    assert "--warm" in cmd[:cmd.index("--args")]
     assert cmd[cmd.index("--args"):] == ["--args", "--sky", str(tmp_path / "sky"), "--workspace",
                                          str(tmp_path / "sky-workspace"), "--preset", "cpu"]
     cmd = serve.command(serve_args(sky=str(tmp_path / "sky"), checkpoint="m.pt", preset="tiny"))

@@ -35,7 +35,7 @@ def command(args) -> list[str]:
     ws = Path(args.workspace) if args.workspace else sky.parent / f"{sky.name}-workspace"
     cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--address", args.address, "--port", str(args.port),
            "--allow-websocket-origin", f"{args.address}:{args.port}", "--allow-websocket-origin",
-           f"localhost:{args.port}"]
+           f"localhost:{args.port}", "--warm"]  # --warm: the workspace is loaded before the first page asks
     if args.show:
         cmd.append("--show")
     extra = ["--preset", args.preset] + (["--checkpoint", str(args.checkpoint)] if args.checkpoint else [])

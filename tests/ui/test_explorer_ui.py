@@ -146,7 +146,7 @@ def test_first_start_computes_the_results_with_a_progress_bar(playwright_browser
     sky = simulate_sky(150, seed=5, out=tmp_path / "sky")
     ws = tmp_path / "ws"
     port = free_port()
-    proc = start_server(sky, ws, port, env={"ASTROM3_PROGRESS": "0"}, extra=["--preset", "tiny"])
+    proc = start_server(sky, ws, port, env={"ASTROM3_PROGRESS": "0"}, extra=["--preset", "tiny"], warm=True)
     try:
         ctx = playwright_browser.new_context(viewport={"width": 1200, "height": 900})
         pg = ctx.new_page()
