@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fake", type=int, default=0, help="serve a fake workspace of this many objects instead")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
-    from conftest import LAUNCH_ARGS, free_port, start_server  # tests/ui/conftest.py
+    from conftest import LAUNCH_ARGS, free_port, start_server, stop_server  # tests/ui/conftest.py
     from playwright.sync_api import sync_playwright
 
     if args.fake:
@@ -197,8 +197,7 @@ def main(argv=None) -> int:
             narrow.screenshot(path=str(RESULTS / "explorer_narrow.png"))
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_server(proc)
     out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     out["machine"] = f"{os.cpu_count()} cores, {platform.platform()}"
     (RESULTS / "explorer.json").write_text(json.dumps(out, indent=2))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -113,7 +112,7 @@ def main(argv=None) -> int:
             plot_folded(sky, row, p)
             images.append(str(p.relative_to(figdir.parent)))
     out["images"] = images
-    md = [f"# CRTS SSS (real data): classification, clusters and top suspects", "",
+    md = ["# CRTS SSS (real data): classification, clusters and top suspects", "",
           f"Sky `{args.sky}`: {len(res)} stars (light curves + catalogue; no spectra, so no cross-modal "
           f"score beyond photometry vs metadata). {out['date']}. {args.note}", "",
           "## Out-of-fold classification from the embeddings (logistic regression, 5 folds)", "",

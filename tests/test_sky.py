@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from core.sky import SkyWarning, SkyWriter, open_sky, validate_sky, write_sky

@@ -7,7 +7,6 @@ the workspace manifest with the fingerprints of its inputs; a rerun with the sam
 """
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable

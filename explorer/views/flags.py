@@ -75,7 +75,7 @@ class FlagsView(pn.viewable.Viewer):
             return pd.DataFrame(columns=cols)
         cur = cur[[c for c in cols if c in cur]].copy()
         if "note" in cur:
-            cur["note"] = cur["note"].map(lambda v: "" if v is None or v != v else html.escape(str(v)))
+            cur["note"] = cur["note"].map(lambda v: "" if pd.isna(v) else html.escape(str(v)))
         if "created" in cur:
             cur["created"] = cur["created"].astype(str)
         return cur.reset_index(drop=True)

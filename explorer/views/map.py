@@ -19,7 +19,7 @@ import panel as pn
 import param
 from holoviews.operation.datashader import dynspread, rasterize
 
-from explorer.state import COLOR_BY, NO_FLAG, SCORES, ExplorerState
+from explorer.state import NO_FLAG, SCORES, ExplorerState
 
 __all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors", "MapView",
            "HOVER_MAX"]

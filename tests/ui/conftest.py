@@ -57,6 +57,15 @@ def start_server(sky, ws, port: int, env=None, extra=(), warm: bool = False) -> 
     raise RuntimeError("panel serve did not start in 300 s")
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate a server from :func:`start_server`, killing it if it does not exit in 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _missing(reason: str):
     """Skip, or fail where the browser tests must run (CI sets ASTROM3_REQUIRE_BROWSER=1)."""
     if os.environ.get("ASTROM3_REQUIRE_BROWSER") == "1":
@@ -89,11 +98,7 @@ def served(tmp_path_factory, playwright_browser):
     try:
         yield {"url": f"http://127.0.0.1:{port}/explorer", "sky": sky, "ws": ws}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

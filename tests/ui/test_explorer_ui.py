@@ -138,9 +138,7 @@ def test_narrow_window(served, playwright_browser, shots):
 
 def test_first_start_computes_the_results_with_a_progress_bar(playwright_browser, tmp_path):
     """A sky without results: the page shows progress while the pipeline runs, then the explorer."""
-    import subprocess
-
-    from conftest import free_port, start_server
+    from conftest import free_port, start_server, stop_server
     from core.simulate import simulate_sky
 
     sky = simulate_sky(150, seed=5, out=tmp_path / "sky")
@@ -161,8 +159,4 @@ def test_first_start_computes_the_results_with_a_progress_bar(playwright_browser
         assert errors == []
         ctx.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
