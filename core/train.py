@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 import core
 from core.errors import AstroM3Error, CheckpointMismatchError
@@ -333,7 +335,10 @@ def train(sky, *, workspace, preset: str = "cpu", seed: int = 0, resume: bool = 
         raise AstroM3Error(f"{sky.path}: too few objects to train ({len(ids)}); need at least ~40")
 
     objects = sky.objects
-    prep = Preprocessor.fit(objects[objects["id"].isin(set(train_ids))], sky.metadata_columns, cfg)
+    # Arrow compute: pandas' isin on Arrow-backed strings loops in Python over the values
+    in_train = pc.is_in(pa.array(objects["id"].to_numpy(dtype=object), pa.string()),
+                        value_set=pa.array(list(train_ids), pa.string())).to_numpy(zero_copy_only=False)
+    prep = Preprocessor.fit(objects[in_train], sky.metadata_columns, cfg)
     if "metadata" in mods and prep.n_metadata == 0:
         mods.remove("metadata")
 
