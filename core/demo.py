@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core import schema
 
-__all__ = ["demo_home", "demo_paths", "ensure_demo"]
+__all__ = ["demo_home", "demo_paths", "ensure_demo", "carry_flags"]
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -79,6 +79,42 @@ def ensure_demo(home: str | os.PathLike | None = None, n: int = 20000, seed: int
     if cb:
         cb("running the pipeline", 0.3)
     run(sky_path, ws_path, checkpoint=checkpoint, seed=seed, progress_callback=inner)
+    carry_flags(ws_path, sorted(ws_path.parent.glob(f"ws-{n}-s{seed}-*")))
     if cb:
         cb("demo ready", 1.0)
     return sky_path, ws_path
+
+
+def carry_flags(workspace: str | os.PathLike, previous: list) -> Path | None:
+    """Copy the newest earlier demo workspace's flag store into a new one that has none.
+
+    A new model or scoring version gives the demo a new workspace (see :func:`demo_paths`); the
+    astronomers' flags are about the same sky's objects, so they come along instead of staying
+    behind in the old directory (which is left as it was). SQLite's online backup copies a
+    consistent snapshot even while another process writes the old store.
+
+    Returns
+    -------
+    Path of the store copied from, or None when nothing was copied.
+    """
+    import sqlite3
+
+    target = Path(workspace) / "flags.sqlite"
+    if target.exists():
+        return None
+    stores = [Path(p) / "flags.sqlite" for p in previous if Path(p).resolve() != Path(workspace).resolve()]
+    stores = [p for p in stores if p.exists()]
+    if not stores:
+        return None
+    source = max(stores, key=lambda p: p.stat().st_mtime)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".carry-tmp")
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(tmp)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    os.replace(tmp, target)
+    return source

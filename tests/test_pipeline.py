@@ -84,6 +84,26 @@ def test_ensure_demo_simulates_once_and_reports_progress(fakes, monkeypatch):
     assert fakes["calls"]["simulate"] == 1 and fakes["calls"]["embed"] == 1
 
 
+def test_demo_flags_follow_a_new_model(fakes):
+    """A new checkpoint gives the demo a new workspace; the flags made in the old one come along."""
+    from core.demo import ensure_demo
+    from core.flags import FlagStore
+
+    home = fakes["tmp"] / "home-flags"
+    sky, ws1 = ensure_demo(home=home, n=150, seed=3, checkpoint=fakes["ckpt"])
+    with FlagStore(ws1 / "flags.sqlite") as store:
+        session = store.start_session("ana")
+        store.add(session, "SIM000007", "anomaly", note="odd dips")
+    new_ckpt = fakes["tmp"] / "new-model.pt"
+    new_ckpt.write_bytes(b"a retrained model")
+    _, ws2 = ensure_demo(home=home, n=150, seed=3, checkpoint=new_ckpt)
+    assert ws2 != ws1
+    with FlagStore(ws2 / "flags.sqlite") as store:
+        cur = store.current()
+    assert cur[["id", "kind", "note", "user"]].values.tolist() == [["SIM000007", "anomaly", "odd dips", "ana"]]
+    assert (ws1 / "flags.sqlite").exists()  # the old store is left as it was
+
+
 def test_cli_run(fakes, capsys):
     ws = fakes["tmp"] / "ws3"
     assert main(["run", str(fakes["sky"]), "--workspace", str(ws), "--checkpoint", str(fakes["ckpt"])]) == 0
