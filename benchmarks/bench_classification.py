@@ -46,7 +46,7 @@ def run_sky(args) -> dict:
     if args.modalities:
         modalities = [m for m in modalities if m in args.modalities]
     rows = []
-    out = RESULTS / f"classification_{args.name}.json"
+    out = RESULTS / f"classification_{args.name}{args.part}.json"
     if args.append and out.exists():  # keep earlier runs (e.g. more seeds for some cells)
         rows = json.loads(out.read_text())["runs"]
     for seed in args.seeds:
@@ -72,7 +72,7 @@ def _save(args, rows, pre_s, t0) -> dict:
            "seeds": sorted({r["seed"] for r in rows}), "fractions": args.fractions, "epochs": args.epochs,
            "patience": args.patience, "max_per_split": args.max_per_split, "seconds": round(sum(r["seconds"] for r in rows), 1), "runs": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"classification_{args.name}.json").write_text(json.dumps(res, indent=2))
+    (RESULTS / f"classification_{args.name}{args.part}.json").write_text(json.dumps(res, indent=2))
     return res
 
 
@@ -96,15 +96,24 @@ def table(res: dict) -> str:
 
 def write_markdown() -> None:
     parts = ["# Does pretraining help? Test accuracy (%) with and without contrastive pretraining", "",
-             "Reproduces the protocol of AstroM3's central table (Rizhko & Bloom 2024) with our `cpu` preset. "
-             "Ran on 2 CPU cores shared with other agents' work at the same time. "
-             "See each section for the reduced protocol actually run.", ""]
+             "Reproduces the protocol of AstroM3's central table (Rizhko & Bloom 2024) with our `cpu` preset: "
+             "the same train/validation/test split as pretraining (its test objects were never seen), "
+             "class-stratified label fractions, mean ± standard deviation over seeds (n = runs per cell). "
+             "Ran on 2 CPU cores shared by two or three fine-tuning processes at once, so the seconds are not "
+             "comparable between rows. See each section for the protocol actually run.", ""]
     for name in ("demo", "crts"):
         p = RESULTS / f"classification_{name}.json"
         if not p.exists():
             parts += [f"## {name}", "", "Not run (see the notes below).", ""]
             continue
         res = json.loads(p.read_text())
+        for part in sorted(RESULTS.glob(f"classification_{name}-*.json")):  # runs made in parallel processes
+            extra = json.loads(part.read_text())
+            res["runs"] = res["runs"] + extra["runs"]
+            res["seconds"] = res["seconds"] + extra["seconds"]
+        unique = {(r["seed"], r["modality"], r["label_fraction"], r["init"]): r for r in res["runs"]}
+        res["runs"] = list(unique.values())  # a cell run twice (main file and a part) counts once
+        res["seeds"] = sorted({r["seed"] for r in res["runs"]})
         runs = res["runs"]
         n_test = sorted({r["n_test"] for r in runs})
         parts += [f"## {name}: `{res['sky']}`", "",
@@ -134,8 +143,12 @@ def main() -> None:
     ap.add_argument("--max-per-split", type=int, default=1000)
     ap.add_argument("--markdown-only", action="store_true")
     ap.add_argument("--append", action="store_true", help="add to the runs already in the results file")
+    ap.add_argument("--part", default="", help="write classification_NAME-PART.json (a process running in "
+                    "parallel); the Markdown merges the parts")
     args = ap.parse_args()
     os.environ.setdefault("ASTROM3_PROGRESS", "0")
+    if args.part:
+        args.part = f"-{args.part}"
     if not args.markdown_only:
         run_sky(args)
     write_markdown()
