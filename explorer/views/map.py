@@ -130,8 +130,8 @@ def legend_html(state: ExplorerState, df: pd.DataFrame) -> str:
 def selection_count_html(n: int) -> str:
     """The line under the map: how many points are selected, or how to select some."""
     if n == 0:
-        return ("<span class='count-hint'>Nothing selected: box- or lasso-select points on the map "
-                "(tools above it) to list them in the table; click a point to inspect it.</span>")
+        return ("<span class='count-hint'>Nothing selected: box- or lasso-select on the map to list "
+                "objects below; click a point to inspect it.</span>")
     return f"<span class='count'>{n:,} selected</span>"
 
 
@@ -159,8 +159,9 @@ class MapView(pn.viewable.Viewer):
         self._marks = hv.DynamicMap(self._highlight, streams=[self._remark])
         self._hover = hv.DynamicMap(self._hover_points, streams=[self._range])
         self._legend = pn.pane.HTML(legend_html(s, self._df), sizing_mode="stretch_width")
-        self._count = pn.pane.HTML(selection_count_html(0), sizing_mode="stretch_width",
-                                   css_classes=["selection-count"])
+        # fixed height: the line changing from the hint to a count must not move the map or the table
+        self._count = pn.pane.HTML(selection_count_html(0), sizing_mode="stretch_width", height=22,
+                                   styles={"overflow": "hidden"}, css_classes=["selection-count"])
         self._plot = pn.pane.HoloViews(
             (self._base * self._hover * self._marks).opts(
                 hv.opts.Overlay(responsive=True, min_height=380, toolbar="above", show_legend=False)),

@@ -35,7 +35,8 @@ class SelectionTable(pn.viewable.Viewer):
                                           "label": {"type": "input", "func": "like"},
                                           "suggested_label": {"type": "input", "func": "like"},
                                           "flag": {"type": "input", "func": "like"}},
-            formatters=fmt, sizing_mode="stretch_width", min_height=200, name="selection-table",
+            # a fixed height: Tabulator renders its rows for the height it has when data arrives
+            formatters=fmt, sizing_mode="stretch_width", height=520, name="selection-table",
             css_classes=["selection-table"])
         self.table.on_click(self._clicked)
         s.param.watch(self._update, ["selection", "class_filter", "cluster_filter", "outlier_range",
