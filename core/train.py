@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 import core
 from core.errors import AstroM3Error, CheckpointMismatchError
@@ -326,19 +324,17 @@ def train(sky, *, workspace, preset: str = "cpu", seed: int = 0, resume: bool = 
 
     ids = np.asarray(sky.ids, dtype=object)
     split = split_ids(ids, seed, tc.val_fraction, tc.test_fraction)
-    train_ids, val_ids = ids[split == "train"], ids[split == "val"]
-    if tc.max_objects and len(train_ids) > tc.max_objects:
-        sub = np.random.default_rng(seed).choice(len(train_ids), tc.max_objects, replace=False)
-        train_ids = train_ids[np.sort(sub)]
-        val_ids = val_ids[: max(2, tc.max_objects // 8)]
+    train_rows, val_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    if tc.max_objects and len(train_rows) > tc.max_objects:
+        sub = np.random.default_rng(seed).choice(len(train_rows), tc.max_objects, replace=False)
+        train_rows = train_rows[np.sort(sub)]
+        val_rows = val_rows[: max(2, tc.max_objects // 8)]
+    train_ids, val_ids = ids[train_rows], ids[val_rows]
     if len(train_ids) < 4 or len(val_ids) < 2:
         raise AstroM3Error(f"{sky.path}: too few objects to train ({len(ids)}); need at least ~40")
 
-    objects = sky.objects
-    # Arrow compute: pandas' isin on Arrow-backed strings loops in Python over the values
-    in_train = pc.is_in(pa.array(objects["id"].to_numpy(dtype=object), pa.string()),
-                        value_set=pa.array(list(train_ids), pa.string())).to_numpy(zero_copy_only=False)
-    prep = Preprocessor.fit(objects[in_train], sky.metadata_columns, cfg)
+    # sky.ids are the objects' rows in order, so the training rows index the table directly
+    prep = Preprocessor.fit(sky.objects.iloc[train_rows], sky.metadata_columns, cfg)
     if "metadata" in mods and prep.n_metadata == 0:
         mods.remove("metadata")
 

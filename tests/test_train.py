@@ -1,7 +1,6 @@
 """Pretraining end to end (tiny preset, real CLI), checkpoints, reproducibility, fine-tuning."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
