@@ -565,7 +565,7 @@ def _load_objects(path: Path) -> pd.DataFrame:
 def _labels_as_objects(labels: pd.Series) -> pd.Series:
     """Labels as an object column of str or None (pandas would otherwise turn None into NaN)."""
     out = labels.astype(object)
-    return out.where(out.map(type) == str, None)
+    return out.where(out.map(lambda v: isinstance(v, str)).astype(bool), None)
 
 
 def open_sky(path: str | os.PathLike) -> Sky:

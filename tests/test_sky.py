@@ -73,3 +73,12 @@ def test_validate_summary(handmade_sky):
     assert s.epochs["median"] == 50
     assert s.wavelength_range == pytest.approx((3700, 9100))
     assert "6 objects" in s.to_text()
+
+
+def test_labels_as_objects_keeps_strings_and_nulls_the_rest():
+    import pandas as pd
+
+    from core.sky import _labels_as_objects
+
+    out = _labels_as_objects(pd.Series([np.str_("EW"), None, np.nan, "SR", 3]))
+    assert out.tolist() == ["EW", None, None, "SR", None] and out.dtype == object
