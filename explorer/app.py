@@ -152,9 +152,10 @@ def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer", prep
                            css_classes=["compute-message"])
     holder[:] = [msg, bar]
     state = {"callback": None}
+    key = str(Path(workspace_path).resolve())
 
     def poll():
-        job = _JOBS.get(str(Path(workspace_path).resolve()))
+        job = _JOBS.get(key)
         if job is None:
             return
         if job.error:
@@ -177,7 +178,7 @@ def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer", prep
             msg.object = f"Computing the results of this sky (first start only): {html.escape(job.step)}..."
 
     def start():
-        _compute(str(Path(workspace_path).resolve()), work)
+        _compute(key, work)
         state["callback"] = pn.state.add_periodic_callback(poll, period=1000)
 
     pn.state.onload(start)

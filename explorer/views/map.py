@@ -21,8 +21,8 @@ from holoviews.operation.datashader import dynspread, rasterize
 
 from explorer.state import NO_FLAG, SCORES, ExplorerState
 
-__all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors", "MapView",
-           "HOVER_MAX"]
+__all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors",
+           "MapView", "HOVER_MAX"]
 
 #: Colour-blind-safe categorical palette (Okabe & Ito), then colorcet's glasbey_cool.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
@@ -128,7 +128,7 @@ def legend_html(state: ExplorerState, df: pd.DataFrame) -> str:
 
 
 def selection_count_html(n: int) -> str:
-    """The line under the map: how many points are selected, or how to select some."""
+    """The line above the map: how many points are selected, or how to select some."""
     if n == 0:
         return ("<span class='count-hint'>Nothing selected: box- or lasso-select on the map to list "
                 "objects below; click a point to inspect it.</span>")

@@ -35,7 +35,7 @@ class SelectionTable(pn.viewable.Viewer):
                                           "label": {"type": "input", "func": "like"},
                                           "suggested_label": {"type": "input", "func": "like"},
                                           "flag": {"type": "input", "func": "like"}},
-            # a fixed height: Tabulator renders its rows for the height it has when data arrives
+            # a fixed height (a page of 15 rows, header and pager): the layout does not jump with each selection
             formatters=fmt, sizing_mode="stretch_width", height=520, name="selection-table",
             css_classes=["selection-table"])
         self.table.on_click(self._clicked)
