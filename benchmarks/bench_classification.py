@@ -32,7 +32,6 @@ def run_sky(args) -> dict:
 
     sky = open_sky(args.sky)
     work = Path(args.workdir) / args.name
-    t0 = time.perf_counter()
     if args.checkpoint:
         ckpt = Path(args.checkpoint)
         pre_s = None
@@ -46,7 +45,7 @@ def run_sky(args) -> dict:
     if args.modalities:
         modalities = [m for m in modalities if m in args.modalities]
     rows = []
-    out = RESULTS / f"classification_{args.name}{args.part}.json"
+    out = _results_path(args)
     if args.append and out.exists():  # keep earlier runs (e.g. more seeds for some cells)
         rows = json.loads(out.read_text())["runs"]
     for seed in args.seeds:
@@ -63,16 +62,22 @@ def run_sky(args) -> dict:
                     print(f"[{args.name}] seed {seed} {modality:10s} {frac:>4g} {init:10s} "
                           f"acc {m['test_accuracy']:.3f} (n_train {m['n_train']}, {time.perf_counter() - t:.0f} s)",
                           flush=True)
-                    _save(args, rows, pre_s, t0)
-    return _save(args, rows, pre_s, t0)
+                    _save(args, rows, pre_s)
+    return _save(args, rows, pre_s)
 
 
-def _save(args, rows, pre_s, t0) -> dict:
+def _results_path(args) -> Path:
+    """benchmarks/results/classification_NAME[-PART].json"""
+    return RESULTS / f"classification_{args.name}{args.part}.json"
+
+
+def _save(args, rows, pre_s) -> dict:
     res = {"name": args.name, "sky": str(args.sky), "checkpoint": args.checkpoint, "pretrain_seconds": pre_s,
            "seeds": sorted({r["seed"] for r in rows}), "fractions": args.fractions, "epochs": args.epochs,
-           "patience": args.patience, "max_per_split": args.max_per_split, "seconds": round(sum(r["seconds"] for r in rows), 1), "runs": rows}
+           "patience": args.patience, "max_per_split": args.max_per_split,
+           "seconds": round(sum(r["seconds"] for r in rows), 1), "runs": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"classification_{args.name}{args.part}.json").write_text(json.dumps(res, indent=2))
+    _results_path(args).write_text(json.dumps(res, indent=2))
     return res
 
 
