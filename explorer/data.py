@@ -19,7 +19,7 @@ import pandas as pd
 from core.errors import AstroM3Error
 
 __all__ = ["WorkspaceData", "load_workspace", "class_ranges", "open_flag_store", "default_user",
-           "results_ready"]
+           "results_ready", "session_info"]
 
 _LOCK = threading.Lock()
 _CACHE: dict = {}
@@ -43,7 +43,7 @@ def default_user() -> str:
     """The OS user name (the default flag author)."""
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except (KeyError, OSError):  # no passwd entry in some containers
         return "astronomer"
 
 
@@ -71,19 +71,27 @@ def class_ranges(table: pd.DataFrame, columns, label_col: str = "label") -> pd.D
 
 
 def open_flag_store(workspace_path, results: pd.DataFrame):
-    """Open ``WS/flags.sqlite`` through :mod:`core.flags`; returns ``(store, error message)``."""
-    try:
-        from core.flags import FlagStore
-    except ImportError as exc:
-        return None, f"flags are not available (core.flags: {exc})"
+    """Open ``WS/flags.sqlite`` for the ids and labels of ``results``; returns ``(store, error message)``.
+
+    A store that cannot be opened (damaged, newer schema) leaves the explorer usable without flags
+    and says why.
+    """
+    from core.flags import FlagStore, FlagStoreError
     from core.workspace import Workspace
+
     ws = Workspace(workspace_path, create=False)
     labels = sorted(results["label"].dropna().astype(str).unique())
     try:
-        store = FlagStore(ws.flags_path, valid_ids=results["id"].astype(str).tolist(), labels=labels)
-    except TypeError:  # an older, smaller interface
-        store = FlagStore(ws.flags_path)
-    return store, None
+        return FlagStore(ws.flags_path, valid_ids=results["id"].astype(str).tolist(), labels=labels), None
+    except FlagStoreError as exc:
+        return None, f"flags are not available: {exc}"
+
+
+def session_info(sky, ws) -> dict:
+    """What every flag session records: the sky's fingerprint and the results' (model) fingerprint."""
+    from core import schema
+
+    return {"sky_fingerprint": sky.fingerprint, "model_fingerprint": ws.fingerprint(schema.RESULTS_FILE)}
 
 
 def _load(sky_path: Path, ws_path: Path) -> WorkspaceData:
@@ -103,12 +111,7 @@ def _load(sky_path: Path, ws_path: Path) -> WorkspaceData:
     scores = [c for c in ("outlier_score", "mislabel_score", "crossmodal_score") if c in results]
     ranges = pd.concat([class_ranges(merged, cols), class_ranges(results, scores)])
     store, err = open_flag_store(ws_path, results)
-    info = {}
-    try:
-        info = {"sky_fingerprint": sky.fingerprint, "model_fingerprint": ws.fingerprint("results")}
-    except Exception:  # noqa: BLE001 - fingerprints are provenance only
-        pass
-    return WorkspaceData(sky_path, ws_path, sky, results, ranges, store, err, info)
+    return WorkspaceData(sky_path, ws_path, sky, results, ranges, store, err, session_info(sky, ws))
 
 
 def load_workspace(sky_path, workspace_path, *, reload: bool = False) -> WorkspaceData:
@@ -126,7 +129,9 @@ def load_workspace(sky_path, workspace_path, *, reload: bool = False) -> Workspa
         When the workspace has no ``results.parquet`` yet.
     """
     sky_path, ws_path = Path(sky_path).resolve(), Path(workspace_path).resolve()
-    res = ws_path / "results.parquet"
+    from core import schema
+
+    res = ws_path / schema.RESULTS_FILE
     key = (str(sky_path), str(ws_path), os.path.getmtime(res) if res.exists() else None)
     with _LOCK:
         if reload:

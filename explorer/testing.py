@@ -2,8 +2,9 @@
 
 ``make_fake_workspace(root, n)`` writes a sky (light curves with a known period, spectra) through
 :func:`core.sky.write_sky` and a ``results.parquet`` with every column of the results contract,
-random but seeded. :class:`MemoryFlagStore` is an in-memory stand-in with the
-:class:`core.flags.FlagStore` interface, for unit tests.
+random but seeded, recorded in the workspace manifest under ``results.parquet`` as the engine
+does. :func:`flag_store_for` opens a real :class:`core.flags.FlagStore` (a SQLite file) that
+accepts the ids and labels of a results table: tests use the real store, never a stand-in.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["make_fake_workspace", "fake_results", "MemoryFlagStore"]
+__all__ = ["make_fake_workspace", "fake_results", "flag_store_for"]
 
 CLASSES = ("EW", "RRAB", "M", "SR")
 PERIODS = {"EW": 0.35, "RRAB": 0.55, "M": 300.0, "SR": 80.0}
@@ -48,7 +49,9 @@ def fake_results(ids, labels, seed: int = 0) -> pd.DataFrame:
 
 def make_fake_workspace(root, n: int = 60, seed: int = 0, *, n_points: int = 80) -> tuple[Path, Path]:
     """Write ``root/sky`` and ``root/ws`` (results only); returns ``(sky_path, workspace_path)``."""
-    from core.sky import write_sky
+    from core import schema
+    from core.sky import open_sky, write_sky
+    from core.workspace import Workspace
 
     rng = np.random.default_rng(seed)
     root = Path(root)
@@ -69,55 +72,18 @@ def make_fake_workspace(root, n: int = 60, seed: int = 0, *, n_points: int = 80)
     spectra = pd.DataFrame({"id": spec_ids, "wavelength": [wl] * len(spec_ids),
                             "flux": [1 + 0.1 * np.sin(wl / 300) + rng.normal(0, 0.02, len(wl)) for _ in spec_ids],
                             "flux_err": [np.full(len(wl), 0.02)] * len(spec_ids)})
-    sky = write_sky(root / "sky", objects, lcs, spectra)
+    sky_path = Path(write_sky(root / "sky", objects, lcs, spectra))
     ws = root / "ws"
     ws.mkdir(parents=True, exist_ok=True)
-    fake_results(ids, labels, seed).to_parquet(ws / "results.parquet", index=False)
-    return Path(getattr(sky, "path", root / "sky")), ws
+    fake_results(ids, labels, seed).to_parquet(ws / schema.RESULTS_FILE, index=False)
+    inputs = {"sky": open_sky(sky_path).fingerprint, "fake_results": {"n": n, "seed": seed}}
+    Workspace(ws).record(schema.RESULTS_FILE, inputs)  # as core.analysis.engine does
+    return sky_path, ws
 
 
-class MemoryFlagStore:
-    """In-memory flags with the :class:`core.flags.FlagStore` interface (for tests)."""
+def flag_store_for(path, results: pd.DataFrame):
+    """A real :class:`core.flags.FlagStore` at ``path`` accepting the ids and labels of ``results``."""
+    from core.flags import FlagStore
 
-    KINDS = ("mislabel", "anomaly", "crossmatch", "subclass", "fine", "interesting")
-
-    def __init__(self, path=None, valid_ids=None, labels=None):
-        self.rows: list[dict] = []
-        self.sessions: list[str] = []
-        self.valid = None if valid_ids is None else set(map(str, valid_ids))
-
-    def start_session(self, user, **info) -> int:
-        self.sessions.append(user)
-        return len(self.sessions)
-
-    def add(self, session, object_id, kind, proposed_label=None, subclass=None, note=None):
-        if kind not in self.KINDS:
-            raise ValueError(kind)
-        if self.valid is not None and str(object_id) not in self.valid:
-            raise KeyError(object_id)
-        self.rows.append({"id": str(object_id), "kind": kind, "proposed_label": proposed_label,
-                          "subclass": subclass, "note": note, "user": self.sessions[session - 1],
-                          "session": session, "created": pd.Timestamp.now(tz="UTC"), "undone": False})
-
-    def undo(self, session, object_id):
-        for r in reversed(self.rows):
-            if r["id"] == str(object_id) and r["session"] == session and not r["undone"]:
-                r["undone"] = True
-                return
-
-    def current(self) -> pd.DataFrame:
-        live = [r for r in self.rows if not r["undone"]]
-        cols = ["id", "kind", "proposed_label", "subclass", "note", "user", "session", "created"]
-        if not live:
-            return pd.DataFrame(columns=cols)
-        return pd.DataFrame(live)[cols].drop_duplicates("id", keep="last").reset_index(drop=True)
-
-    def export(self, path, format="csv"):
-        df = self.current()
-        if format == "csv":
-            df.to_csv(path, index=False)
-        else:
-            from astropy.table import Table
-            t = Table.from_pandas(df.astype({"created": str}).fillna(""))
-            t.write(path, format="ascii.ecsv" if format == "ecsv" else "votable", overwrite=True)
-        return Path(path)
+    labels = sorted(results["label"].dropna().astype(str).unique())
+    return FlagStore(path, valid_ids=results["id"].astype(str).tolist(), labels=labels)

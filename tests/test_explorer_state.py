@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from explorer.state import ExplorerState, points_in_polygon
-from explorer.testing import MemoryFlagStore, fake_results
+from explorer.testing import fake_results, flag_store_for
 
 
 @pytest.fixture
@@ -17,8 +17,16 @@ def results():
 
 
 @pytest.fixture
-def state(results):
-    return ExplorerState(results, flag_store=MemoryFlagStore(valid_ids=results["id"]), user="tester")
+def store(results, tmp_path):
+    """A real FlagStore on a temporary SQLite file."""
+    s = flag_store_for(tmp_path / "flags.sqlite", results)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def state(results, store):
+    return ExplorerState(results, flag_store=store, user="tester")
 
 
 def test_points_in_polygon_square_and_triangle():
@@ -123,17 +131,16 @@ def test_without_store_flags_raise(results):
         s.flag("fine", "o1")
 
 
-def test_existing_flags_are_read_at_start(results):
-    store = MemoryFlagStore()
+def test_existing_flags_are_read_at_start(results, store):
     sid = store.start_session("someone")
     store.add(sid, "o2", "fine")
     s = ExplorerState(results, flag_store=store)
     assert s.flags == {"o2": "fine"}
 
 
-def test_results_are_not_modified(results):
+def test_results_are_not_modified(results, store):
     before = results.copy()
-    s = ExplorerState(results, flag_store=MemoryFlagStore())
+    s = ExplorerState(results, flag_store=store)
     s.select_bounds((-5, -5, 5, 5))
     s.selected_frame()
     s.flag("fine", "o1")
@@ -151,3 +158,21 @@ def test_with_the_real_flag_store(results, tmp_path):
     assert again.flags == {"o3": "mislabel", "o4": "fine"}
     s.undo("o4")
     assert s.flags == {"o3": "mislabel"}
+
+
+def test_two_users_on_one_store_keep_their_own_decisions_and_undo(results, store):
+    """The store keeps one decision per (object, user); undo takes back the user's own, not the session's."""
+    alice = ExplorerState(results, flag_store=store, user="alice")
+    bob = ExplorerState(results, flag_store=store, user="bob")
+    alice.flag("anomaly", "o1")
+    bob.flag("fine", "o1")
+    cur = store.current()
+    assert sorted(zip(cur["id"], cur["user"], cur["kind"])) == [("o1", "alice", "anomaly"), ("o1", "bob", "fine")]
+    alice.refresh_flags()
+    assert alice.flags == {"o1": "fine"}  # the latest decision on the object colours the map
+    bob.undo("o1")
+    assert bob.flags == {"o1": "anomaly"}  # bob's undo leaves alice's decision standing
+    # undo is per user, across sessions: a new session of alice undoes her decision of the earlier one
+    again = ExplorerState(results, flag_store=store, user="alice")
+    again.undo("o1")
+    assert again.flags == {} and len(store.current()) == 0

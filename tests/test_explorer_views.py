@@ -9,27 +9,47 @@ import pandas as pd
 import pytest
 
 from core.sky import LightCurve, Spectrum
-from explorer.testing import MemoryFlagStore, make_fake_workspace
+from explorer.testing import flag_store_for, make_fake_workspace
 
 hv.extension("bokeh", logo=False)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
+    """The workspace as the app loads it, with its own real store (WS/flags.sqlite)."""
     from explorer.data import load_workspace
 
     sky, ws = make_fake_workspace(tmp_path_factory.mktemp("explorer"), n=40, seed=3)
-    d = load_workspace(sky, ws, reload=True)
-    d.flag_store = MemoryFlagStore(valid_ids=d.results["id"])
-    return d
+    return load_workspace(sky, ws, reload=True)
 
 
 @pytest.fixture
-def views(data):
+def views(data, tmp_path):
+    """Every view of one session, on a fresh real FlagStore (a temporary SQLite file)."""
+    import dataclasses
+
     from explorer.app import build_views
 
-    data.flag_store.rows.clear()
-    return build_views(data, user="tester")
+    store = flag_store_for(tmp_path / "flags.sqlite", data.results)
+    yield build_views(dataclasses.replace(data, flag_store=store), user="tester")
+    store.close()
+
+
+def test_dashboard_flags_carry_sky_and_model_fingerprints(data):
+    """A decision made in the dashboard records the fingerprints of the sky and of results.parquet."""
+    from core import schema
+    from core.sky import open_sky
+    from core.workspace import Workspace
+    from explorer.app import build_views
+
+    model_fp = Workspace(data.workspace_path, create=False).fingerprint(schema.RESULTS_FILE)
+    assert model_fp  # the fake workspace records its results as the engine does
+    assert data.flag_error is None and data.flag_store.path == data.workspace_path / schema.FLAGS_FILE
+    state = build_views(data, user="provenance")["state"]
+    state.flag("fine", "s00002")
+    row = data.flag_store.current(user="provenance").iloc[0]
+    assert row["model_fingerprint"] == model_fp
+    assert row["sky_fingerprint"] == open_sky(data.sky_path).fingerprint
 
 
 def _lc(period=0.5, n=200, seed=0):
