@@ -305,6 +305,12 @@ class FlagStore:
                                  f"{', '.join(self.labels)}")
         return label
 
+    def check(self, object_id, kind, proposed_label=None) -> None:
+        """Raise :class:`FlagStoreError` if :meth:`add` would refuse this id, kind or label (writes nothing)."""
+        self._check_kind(kind)
+        self._check_id(object_id)
+        self._check_label(proposed_label)
+
     # --- writing ----------------------------------------------------------------------------
     def start_session(self, user: str, *, sky_fingerprint: str | None = None,
                       model_fingerprint: str | None = None) -> int:
