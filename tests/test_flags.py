@@ -244,9 +244,17 @@ def test_merge_three_raters_fleiss(tmp_path):
     assert rep.conflicts.empty or set(rep.conflicts["id"]) <= {"o2", "o3"}
 
 
+def _workspace_with_results(ws, ids, labels):
+    """A workspace holding only results.parquet (what the CLI checks flags against)."""
+    from explorer.testing import fake_results
+
+    ws.mkdir(parents=True)
+    fake_results(ids, labels).to_parquet(ws / "results.parquet", index=False)
+    return ws
+
+
 def test_cli(tmp_path, capsys):
-    ws = tmp_path / "ws"
-    ws.mkdir()
+    ws = _workspace_with_results(tmp_path / "ws", ["o1", "o2", "o3"], ["EW", "RRAB", None])
     assert main(["flags", "add", str(ws), "o1", "mislabel", "--user", "ada", "--label", "EW",
                  "--note", "<b>x</b>"]) == 0
     assert main(["flags", "add", str(ws), "o2", "anomaly", "--user", "bob"]) == 0
@@ -271,3 +279,35 @@ def test_cli(tmp_path, capsys):
     assert main(["flags", "merge", str(ws), str(tmp_path / "copy.sqlite"), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["raters"] == ["ada", "bob"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["../../etc/passwd", "anomaly"], "'../../etc/passwd' is not in this sky"),
+    (["o1", "mislabel", "--label", "NOTACLASS"], "'NOTACLASS' is not in the label set"),
+])
+def test_cli_add_checks_ids_and_labels_against_the_workspace(tmp_path, capsys, bad, message):
+    """Without --sky the workspace's results give the ids and labels; nothing bad is stored."""
+    ws = _workspace_with_results(tmp_path / "ws", ["o1", "o2"], ["EW", "RRAB"])
+    assert main(["flags", "add", str(ws), *bad, "--user", "ada"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    with FlagStore(ws / "flags.sqlite") as s:
+        assert len(s.history()) == 0 and len(s._read("SELECT * FROM sessions")) == 0
+    # a .sqlite path inside the workspace is checked the same way
+    assert main(["flags", "add", str(ws / "flags.sqlite"), *bad, "--user", "ada"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_add_sky_overrides_and_no_sky_known_is_an_error(tmp_path, capsys):
+    from core.sky import write_sky
+
+    ws = _workspace_with_results(tmp_path / "ws", ["o1"], ["EW"])
+    sky = write_sky(tmp_path / "sky", pd.DataFrame({"id": ["o1", "o9"], "label": ["EW", "M"]}))
+    assert main(["flags", "add", str(ws), "o9", "mislabel", "--label", "M", "--user", "ada"]) == 2
+    capsys.readouterr()
+    assert main(["flags", "add", str(ws), "o9", "mislabel", "--label", "M", "--user", "ada", "--sky", str(sky)]) == 0
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    assert main(["flags", "add", str(bare), "o1", "fine", "--user", "ada"]) == 2
+    err = capsys.readouterr().err
+    assert "--sky" in err and err.count("\n") == 1 and not (bare / "flags.sqlite").exists()

@@ -35,7 +35,8 @@ def register(sub) -> None:
     q.add_argument("--label", default=None, help="proposed label")
     q.add_argument("--subclass", default=None, help="subclass tag")
     q.add_argument("--note", default=None, help="free-text note (at most 2000 characters)")
-    q.add_argument("--sky", default=None, help="sky directory: check the id and label against it")
+    q.add_argument("--sky", default=None, help="sky directory to check the id and label against (default: the "
+                                              "workspace's results.parquet)")
     q.set_defaults(func=run_add)
 
     q = fsub.add_parser("undo", help="undo a user's latest decision on an object")
@@ -83,13 +84,57 @@ def _store_path(arg: str):
     raise FlagStoreError(f"{arg}: not a workspace directory or a .sqlite flag store")
 
 
-def _open(arg: str, *, sky=None, must_exist=True):
+def _open(arg: str, *, must_exist=True, **check):
     from core.flags import FlagStore, FlagStoreError
 
     path, _ = _store_path(arg)
     if must_exist and not path.exists():
         raise FlagStoreError(f"{path}: no flag store there yet")
-    return FlagStore(path, sky=sky)
+    return FlagStore(path, **check)
+
+
+def _workspace_check(arg: str, sky_arg=None, *, required: bool = True) -> dict:
+    """What a store's flags are checked against: ``--sky`` if given, else the workspace's results.
+
+    Returns keyword arguments of :class:`core.flags.FlagStore` (``sky``, or ``valid_ids`` and
+    ``labels`` read from ``results.parquet``); empty when nothing is known and not ``required``.
+
+    Raises
+    ------
+    FlagStoreError
+        When ``required`` and the workspace has no results and no ``--sky`` was given.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from core import schema
+    from core.flags import FlagStoreError
+
+    if sky_arg:
+        from core.sky import open_sky
+        return {"sky": open_sky(sky_arg)}
+    _, workspace = _store_path(arg)
+    results = workspace / schema.RESULTS_FILE
+    if not results.exists():
+        if required:
+            raise FlagStoreError(f"{workspace}: no {schema.RESULTS_FILE} to check object ids and labels against; "
+                                 f"pass --sky SKY or run `astrom3 run SKY --workspace {workspace}` first")
+        return {}
+    t = pq.read_table(results, columns=["id", "label"])
+    labels = pc.unique(pc.drop_null(t["label"])).to_pylist()
+    return {"valid_ids": [str(i) for i in t["id"].to_pylist()], "labels": [str(x) for x in labels]}
+
+
+def _provenance(arg: str) -> dict:
+    """Sky and model fingerprints the workspace recorded for its results (for new sessions)."""
+    from core import schema
+    from core.workspace import Workspace
+
+    _, workspace = _store_path(arg)
+    if not (workspace / "manifest.json").exists():
+        return {}
+    entry = Workspace(workspace, create=False).manifest().get(schema.RESULTS_FILE, {})
+    return {"sky_fingerprint": entry.get("inputs", {}).get("sky"), "model_fingerprint": entry.get("fingerprint")}
 
 
 def _print(df) -> None:
@@ -108,12 +153,13 @@ def run_list(args) -> int:
 
 
 def run_add(args) -> int:
-    sky = None
-    if args.sky:
-        from core.sky import open_sky
-        sky = open_sky(args.sky)
-    with _open(args.store, sky=sky, must_exist=False) as store:
-        s = store.start_session(args.user)
+    check = _workspace_check(args.store, args.sky)
+    info = _provenance(args.store)
+    if "sky" in check:
+        info.pop("sky_fingerprint", None)  # the given sky's own fingerprint
+    with _open(args.store, must_exist=False, **check) as store:
+        store.check(args.id, args.kind, args.label)  # before a session is started for nothing
+        s = store.start_session(args.user, **info)
         d = store.add(s, args.id, args.kind, proposed_label=args.label, subclass=args.subclass, note=args.note)
     print(f"flagged {d['id']} as {d['kind']} (decision {d['decision']}, session {s})")
     return 0
@@ -158,7 +204,7 @@ def run_export(args) -> int:
 
 
 def run_import(args) -> int:
-    with _open(args.store, must_exist=False) as store:
+    with _open(args.store, must_exist=False, **_workspace_check(args.store, required=False)) as store:
         n = store.import_(args.file, format=args.format)
     print(f"imported {n} new decisions from {args.file}")
     return 0
