@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-import core
 from core.errors import AstroM3Error, CheckpointMismatchError
+from core.resources import DEMO_CHECKPOINT, resource_path
 from core.sky import Sky, open_sky
 from core.workspace import Workspace, atomic_path
 
@@ -37,7 +37,8 @@ __all__ = ["train", "finetune", "load_checkpoint", "LoadedModel", "DEFAULT_CHECK
            "CheckpointWarning", "sky_modalities"]
 
 #: The shipped checkpoint: the ``cpu`` preset pretrained on the 20k demo sky, seed 0.
-DEFAULT_CHECKPOINT = Path(core.__file__).resolve().parents[1] / "assets" / "checkpoints" / "demo-cpu-seed0.pt"
+#: Shipped inside the package (``core/resources/checkpoints/``), found with importlib.resources.
+DEFAULT_CHECKPOINT = resource_path(DEMO_CHECKPOINT)
 
 _FORMAT = "astrom3-checkpoint-1"
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import AstroM3Error
+from core.resources import EXPLORER_APP, resource_path
 
-APP = Path(__file__).resolve().parents[2] / "apps" / "explorer.py"
+#: The Panel app script, shipped inside the package.
+APP = resource_path(EXPLORER_APP)
 
 
 def register(sub) -> None:
     p = sub.add_parser("serve", help="open the explorer on a sky",
-                       description="Start the explorer (panel serve apps/explorer.py) on SKY and its workspace. "
-                                   "When the workspace has no results yet, the page computes them first (train "
-                                   "if needed, embed, analyze) with a progress bar. Listens on 127.0.0.1 unless "
-                                   "--address says otherwise.")
+                       description="Start the explorer (panel serve on the app shipped in the package) on SKY "
+                                   "and its workspace. When the workspace has no results yet, the page computes "
+                                   "them first (train if needed, embed, analyze) with a progress bar. Listens on "
+                                   "127.0.0.1 unless --address says otherwise.")
     p.add_argument("sky", help="sky directory")
     p.add_argument("--workspace", default=None, help="workspace directory (default: SKY-workspace beside the sky)")
     p.add_argument("--checkpoint", default=None,
