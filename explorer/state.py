@@ -201,6 +201,14 @@ class ExplorerState(param.Parameterized):
         self.flags = {} if cur is None or len(cur) == 0 else dict(zip(cur["id"].astype(str), cur["kind"].astype(str)))
         self.flags_version += 1
 
+    def decisions(self, object_id: str | None = None) -> pd.DataFrame:
+        """The standing decisions on an object (default: the focused one), one per user, from the store."""
+        oid = self.focus if object_id is None else str(object_id)
+        if self._store is None or oid is None or oid not in self.flags:
+            return pd.DataFrame(columns=["id", "kind", "proposed_label", "subclass", "note", "user"])
+        cur = self._store.current()
+        return cur[cur["id"].astype(str) == oid].reset_index(drop=True)
+
     def session(self) -> int:
         if self._session is None:
             self._session = self._store.start_session(self.user or "astronomer", **self._session_info)

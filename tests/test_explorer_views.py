@@ -277,13 +277,48 @@ def test_review_queue_and_decisions(views):
     assert first not in rv.queue
 
 
-def test_flags_view_escapes_and_exports(views):
+NOTE = "<img src=x onerror=alert(1)> & *not bold* &lt;"
+
+
+def _shown_text(fragment_html: str, css_class: str) -> str:
+    """The text a browser shows for the element of ``css_class`` in an HTML fragment (no child tags allowed)."""
+    import html
+    import re
+
+    m = re.search(rf"<span class='{css_class}'>([^<]*)</span>", fragment_html)
+    assert m, f"no {css_class} element holding only text in {fragment_html!r}"
+    return html.unescape(m.group(1))
+
+
+def test_flags_table_shows_notes_as_typed_never_as_html(views):
+    """The value is not pre-escaped; the column's formatter is Tabulator's plaintext, which escapes."""
     fv, state = views["flags"], views["state"]
     state.focus_on("s00004")
-    fv.note.value = "<img src=x onerror=alert(1)>"
+    fv.note.value = NOTE
     fv.flag("anomaly")
-    frame = fv.table.value
-    assert frame.loc[0, "note"].startswith("&lt;img")
+    assert fv.table.value.loc[0, "note"] == NOTE
+    for col in ("id", "kind", "proposed_label", "subclass", "note", "user"):  # every free-text column
+        assert fv.table.formatters[col] == {"type": "plaintext"}
+
+
+def test_inspector_and_review_show_notes_as_typed(views):
+    """The inspector's flag line and the review queue show the note's text, escaped exactly once."""
+    state, insp, rv = views["state"], views["inspector"], views["review"]
+    first = rv.current
+    rv.note.value = NOTE
+    rv.act("anomaly")
+    rv.act("back")
+    assert rv.current == first and state.focus == first
+    assert _shown_text(rv.info.object, "flag-note") == NOTE
+    assert _shown_text(insp._why.object, "flag-note") == NOTE
+    assert "<img" not in rv.info.object and "<img" not in insp._why.object
+
+
+def test_flags_view_exports(views):
+    fv, state = views["flags"], views["state"]
+    state.focus_on("s00004")
+    fv.note.value = NOTE
+    fv.flag("anomaly")
     for fmt in ("csv", "ecsv", "votable"):
         fv.export_format = fmt
         payload = fv._export()

@@ -12,9 +12,32 @@ import param
 
 from explorer.state import FLAG_KINDS, ExplorerState
 
-__all__ = ["FlagsView", "export_bytes", "EXPORT_FORMATS"]
+__all__ = ["FlagsView", "export_bytes", "decisions_html", "EXPORT_FORMATS", "TEXT_COLUMNS"]
 
 EXPORT_FORMATS = {"csv": "csv", "ecsv": "ecsv", "votable": "xml"}
+#: Columns of the flags table holding text people typed: shown as text (Tabulator's plaintext
+#: formatter escapes it), never as HTML, and never escaped beforehand (that showed ``&lt;``).
+TEXT_COLUMNS = ("id", "kind", "proposed_label", "subclass", "note", "user")
+
+
+def decisions_html(decisions: pd.DataFrame) -> str:
+    """Standing decisions on one object as HTML: every typed text escaped exactly once.
+
+    The browser then shows each note exactly as it was typed, as text.
+    """
+    if decisions is None or len(decisions) == 0:
+        return ""
+
+    def text(v) -> str:
+        return "" if v is None or pd.isna(v) else html.escape(str(v), quote=True)
+
+    items = []
+    for r in decisions.to_dict("records"):
+        label = f" \u2192 {text(r.get('proposed_label'))}" if text(r.get("proposed_label")) else ""
+        sub = f" ({text(r.get('subclass'))})" if text(r.get("subclass")) else ""
+        note = f": <span class='flag-note'>{text(r.get('note'))}</span>" if text(r.get("note")) else ""
+        items.append(f"<li><b>{text(r.get('kind'))}</b>{label}{sub} by {text(r.get('user'))}{note}</li>")
+    return f"<ul class='decisions'>{''.join(items)}</ul>"
 
 
 def export_bytes(store, fmt: str) -> io.BytesIO:
@@ -57,7 +80,8 @@ class FlagsView(pn.viewable.Viewer):
         self.buttons.append(undo)
         self.table = pn.widgets.Tabulator(self.frame(), show_index=False, disabled=True, pagination="local",
                                           page_size=10, sizing_mode="stretch_width", selectable=1,
-                                          formatters={"note": {"type": "plaintext"}}, css_classes=["flags-table"])
+                                          formatters={c: {"type": "plaintext"} for c in TEXT_COLUMNS},
+                                          css_classes=["flags-table"])
         self.table.on_click(self._clicked)
         self.download = pn.widgets.FileDownload(callback=self._export, filename="flags.csv", label="Export flags",
                                                 button_type="success", disabled=self.store is None,
@@ -66,7 +90,7 @@ class FlagsView(pn.viewable.Viewer):
         s.param.watch(lambda e: setattr(self.table, "value", self.frame()), ["flags_version"])
 
     def frame(self) -> pd.DataFrame:
-        """Current flags for display; notes are escaped."""
+        """Current flags for display, texts as typed (the table shows them as plain text)."""
         cols = ["id", "kind", "proposed_label", "subclass", "note", "user", "created"]
         if self.store is None:
             return pd.DataFrame(columns=cols)
@@ -75,7 +99,7 @@ class FlagsView(pn.viewable.Viewer):
             return pd.DataFrame(columns=cols)
         cur = cur[[c for c in cols if c in cur]].copy()
         if "note" in cur:
-            cur["note"] = cur["note"].map(lambda v: "" if pd.isna(v) else html.escape(str(v)))
+            cur["note"] = cur["note"].map(lambda v: "" if pd.isna(v) else str(v))
         if "created" in cur:
             cur["created"] = cur["created"].astype(str)
         return cur.reset_index(drop=True)

@@ -345,8 +345,10 @@ class Inspector(pn.viewable.Viewer):
         row = s.row()
         if row is None:
             return
+        from explorer.views.flags import decisions_html
+
         flag = s.flags.get(s.focus)
-        head = f"<p>Flagged as <b>{html.escape(flag)}</b>.</p>" if flag else ""
+        head = f"<p>Flagged as <b>{html.escape(flag)}</b>.</p>{decisions_html(s.decisions())}" if flag else ""
         self._why.object = head + why_flagged_html(row, self.data.ranges)
 
     def _draw_neighbours(self, force: bool = False):

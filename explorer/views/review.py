@@ -75,7 +75,7 @@ class ReviewView(pn.viewable.Viewer):
         labels = list(s.param.class_filter.objects)
         self.other = pn.widgets.Select(name="Other label", options=labels, width=140)
         self.note = pn.widgets.TextInput(name="Note", placeholder="optional note", sizing_mode="stretch_width")
-        self.info = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["review-info"])
+        self.info = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-info"])
         btns = []
         for action, title in (("accept", "Accept suggested (a)"), ("label", "Other label (l)"),
                               ("anomaly", "Anomaly (n)"), ("crossmatch", "Cross-match (x)"),
@@ -104,9 +104,11 @@ class ReviewView(pn.viewable.Viewer):
         if cur is None:
             self.info.object = "Queue empty: every suspect by this score is decided."
             return
+        from explorer.views.flags import decisions_html
+
         row = self.state.row(cur)
-        self.info.object = (f"**{self.position + 1} / {len(self.queue)}** by {self.score.replace('_', ' ')} "
-                            f"= {float(row[self.score]):.2f}")
+        self.info.object = (f"<b>{self.position + 1} / {len(self.queue)}</b> by {self.score.replace('_', ' ')} "
+                            f"= {float(row[self.score]):.2f}{decisions_html(self.state.decisions(cur))}")
         if "suggested_label" in row and row["suggested_label"] in self.other.options:
             self.other.value = row["suggested_label"]
         if focus:
