@@ -252,6 +252,14 @@ def test_cluster_composition(views):
     assert (res["cluster"].to_numpy()[views["state"].selection] == c).all()
 
 
+def test_review_queue_starts_focused_on_its_first_suspect(views):
+    """The queue says "1 / N": the inspector shows that object at once, without a key press."""
+    rv, state, insp = views["review"], views["state"], views["inspector"]
+    assert rv.current is not None and rv.info.object.startswith("<b>1 / ")
+    assert state.focus == rv.current
+    assert rv.current in insp._title.object and "Focus an object" not in insp._title.object
+
+
 def test_review_queue_and_decisions(views):
     from explorer.views.review import review_queue
 

@@ -74,7 +74,8 @@ class ReviewView(pn.viewable.Viewer):
         self.keys.param.watch(self._key, "count")
         labels = list(s.param.class_filter.objects)
         self.other = pn.widgets.Select(name="Other label", options=labels, width=140)
-        self.note = pn.widgets.TextInput(name="Note", placeholder="optional note", sizing_mode="stretch_width")
+        self.note = pn.widgets.TextInput(name="Note", placeholder="optional note", sizing_mode="stretch_width",
+                                         css_classes=["review-note"])
         self.info = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-info"])
         btns = []
         for action, title in (("accept", "Accept suggested (a)"), ("label", "Other label (l)"),
@@ -88,6 +89,12 @@ class ReviewView(pn.viewable.Viewer):
         self.buttons = pn.FlexBox(*btns)
         self.param.watch(lambda e: self.rebuild(), ["score"])
         self.rebuild(focus=False)
+        # the page shows "1 / N": focus that suspect once the page is loaded (at once outside a server)
+        pn.state.onload(self._start)
+
+    def _start(self):
+        if self.state.focus is None and self.current is not None:
+            self._show(focus=True)
 
     def rebuild(self, focus: bool = True):
         """Recompute the queue (decided objects left out) and focus its first object."""
