@@ -238,7 +238,7 @@ class Inspector(pn.viewable.Viewer):
         self._meta = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True,
                                           sizing_mode="stretch_width", height=220, pagination=None)
         self._votes = pn.pane.HTML("", sizing_mode="stretch_width")
-        self._why = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._why = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["inspector-why"])
         self._neigh = pn.Column(sizing_mode="stretch_width")
         half = pn.widgets.Button(name="P \u00d7\u00bd", button_type="light", width=70)
         double = pn.widgets.Button(name="P \u00d72", button_type="light", width=70)

@@ -162,6 +162,37 @@ def test_review_keyboard_decides(served, page):
     info.get_by_text(re.compile(r"^3 /")).wait_for(timeout=30000)
 
 
+@NEEDS_FLAGS
+def test_starts_focused_and_shows_a_note_as_typed(served, page):
+    """The queue's first suspect is inspected at once; a note with HTML in it reads as typed, no element made."""
+    from core.flags import FlagStore
+    from explorer.views.review import review_queue
+
+    note = "<img src=x onerror=alert(1)> & *not bold* &lt;"
+    with FlagStore(served["ws"] / "flags.sqlite") as store:
+        decided = set(store.current()["id"])
+    first = review_queue(pd.read_parquet(served["ws"] / "results.parquet"), "mislabel_score", decided)[0]
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_app(page, served["url"])
+    page.locator(".review-info").get_by_text(re.compile(r"^1 /")).first.wait_for(timeout=30000)
+    page.locator(".inspector-title").get_by_text(first).first.wait_for(timeout=30000)
+    page.locator(".review-note input").first.fill(note)
+    page.locator(".review-note input").first.press("Enter")
+    page.locator(".review-anomaly button").first.click()
+    page.locator(".review-info").get_by_text(re.compile(r"^2 /")).first.wait_for(timeout=30000)
+    page.locator(".review-back button").first.click()
+    shown = page.locator(".review-info .flag-note").first
+    shown.wait_for(timeout=30000)
+    assert shown.inner_text() == note
+    assert page.locator(".inspector-why .flag-note").first.inner_text(timeout=30000) == note
+    page.get_by_text("Flags & export").first.click()
+    cells = page.locator(".flags-table .tabulator-cell[tabulator-field='note']")
+    cells.filter(has_text="onerror").first.wait_for(timeout=30000)
+    assert note in [c.strip() for c in cells.all_inner_texts()]
+    assert page.locator("img[src='x']").count() == 0 and dialogs == []
+
+
 def test_narrow_window(served, playwright_browser, shots):
     ctx = playwright_browser.new_context(viewport={"width": 420, "height": 900})
     pg = ctx.new_page()
