@@ -24,8 +24,15 @@ from explorer.state import NO_FLAG, SCORES, ExplorerState
 __all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors",
            "MapView", "HOVER_MAX"]
 
-#: Colour-blind-safe categorical palette (Okabe & Ito), then colorcet's glasbey_cool.
+#: Okabe & Ito's colour-blind-safe palette (the flag colours).
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+#: Categorical palette for labels and clusters: ten colours chosen (max-min search over an sRGB grid,
+#: lightness J' 30-80 so points show on white, chroma >= 20) to stay apart under normal vision and
+#: simulated deuteranomaly, protanomaly and tritanomaly at severity 100 (colorspacious): min pairwise
+#: CAM02-UCS dE 18.0 with the unlabelled grey included (Okabe-Ito + glasbey_cool had 4.4).
+CATEGORICAL = ["#e7b600", "#92c2ff", "#f36d6d", "#b66dff", "#867900", "#008692", "#b63161", "#9e0cce",
+               "#005500", "#790061"]
+UNLABELLED_COLOR = "#bbbbbb"
 FLAG_COLORS = {NO_FLAG: "#c8c8c8", "mislabel": "#D55E00", "anomaly": "#CC79A7", "crossmatch": "#E69F00",
                "subclass": "#0072B2", "fine": "#009E73", "interesting": "#56B4E9"}
 SCORE_CMAP = cc.CET_L17 if hasattr(cc, "CET_L17") else cc.fire  # light yellow -> dark red, CVD-readable
@@ -35,12 +42,12 @@ UNLABELLED = "(none)"
 
 
 def category_colors(categories) -> dict:
-    """A colour per category: Okabe-Ito first, then glasbey_cool; ``-1``/unlabelled in grey."""
-    palette = OKABE_ITO + list(cc.glasbey_cool)
+    """A colour per category: :data:`CATEGORICAL` first, then colorcet's glasbey; ``-1``/unlabelled in grey."""
+    palette = CATEGORICAL + list(cc.glasbey)
     out, i = {}, 0
     for c in categories:
         if str(c) in ("-1", UNLABELLED):
-            out[c] = "#bbbbbb"
+            out[c] = UNLABELLED_COLOR
         else:
             out[c] = palette[i % len(palette)]
             i += 1
