@@ -701,15 +701,14 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
     ...                   ["y"] * 20 + ["n"] * 5 + ["y"] * 10 + ["n"] * 15), 3)
     0.4
     """
-    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    from sklearn.metrics import cohen_kappa_score
+
+    a, b = list(a), list(b)
     if len(a) != len(b) or len(a) == 0:
         raise ValueError("cohen_kappa needs two equally long, non-empty sequences")
-    cats = sorted(set(a) | set(b), key=str)
-    po = float(np.mean(a == b))
-    pe = float(sum(np.mean(a == c) * np.mean(b == c) for c in cats))
-    if pe >= 1.0:
-        return 1.0 if po >= 1.0 else float("nan")
-    return (po - pe) / (1 - pe)
+    if len(set(a) | set(b)) == 1:
+        return 1.0  # both raters gave every item the same one category: chance agreement is 1, kappa 0/0
+    return float(cohen_kappa_score(a, b))
 
 
 def fleiss_kappa(counts) -> float:
