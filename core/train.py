@@ -256,7 +256,12 @@ def _save(path: Path, payload: dict) -> None:
 # ------------------------------------------------------------------------------------------------
 
 def _lr_at(step: int, warmup_steps: int, base: float, *, total_steps: int = 0, min_ratio: float = 0.0) -> float:
-    """Linear warm-up; then constant (``total_steps == 0``) or cosine decay to ``min_ratio * base``."""
+    """Linear warm-up; then constant (``total_steps == 0``) or cosine decay to ``min_ratio * base``.
+
+    The same schedule as torch's ``LinearLR`` then ``CosineAnnealingLR`` (tested), kept in closed
+    form: torch's recursive updates give rates that differ by rounding (up to ~5e-15 relative), so
+    the learning rates the shipped checkpoint was trained with would not be reproduced exactly.
+    """
     if step < warmup_steps:
         return base * (step + 1) / warmup_steps
     if total_steps <= warmup_steps:
