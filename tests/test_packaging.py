@@ -86,3 +86,32 @@ def test_unshadow_takes_the_served_folder_off_sys_path(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "explorer", Namespace())   # a module that is not the package
     _unshadow(script)
     assert str(tmp_path) not in sys.path and "explorer" not in sys.modules
+
+
+def _third_party_imports(*packages: str) -> set[str]:
+    """Top-level names of the modules imported anywhere under ``packages`` that are not stdlib or ours."""
+    import ast
+
+    names = set()
+    for pkg in packages:
+        for f in (ROOT / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(f.read_text(), str(f))):
+                if isinstance(node, ast.Import):
+                    names |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"core", "explorer", "__future__"}
+
+
+def test_every_imported_distribution_is_declared():
+    import re
+    from importlib.metadata import packages_distributions
+
+    def norm(name):
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    declared = {norm(re.split(r"[<>=!~;\[ ]", d, maxsplit=1)[0]) for d in _pyproject()["project"]["dependencies"]}
+    dists = packages_distributions()
+    imported = {m: {norm(d) for d in dists.get(m, [m])} for m in _third_party_imports("core", "explorer", "apps")}
+    assert {"colorcet", "torch", "sklearn"} <= set(imported)
+    assert {m: d for m, d in imported.items() if not d & declared} == {}
