@@ -156,11 +156,13 @@ class ExplorerState(param.Parameterized):
         return mask
 
     def selected_frame(self, columns=None) -> pd.DataFrame:
-        """The selected rows that pass the filters, with a ``flag`` column."""
+        """The selected rows that pass the filters, with a ``flag`` column; the same dtypes for every selection."""
         rows = self.selection[self.filter_mask()[self.selection]] if len(self.selection) else self.selection
         cols = columns or [c for c in ("id", "label", "suggested_label", "cluster", *SCORES) if c in self.results]
         df = self.results.iloc[rows][cols].reset_index(drop=True)
-        df["flag"] = [self.flags.get(i, "") for i in df["id"].astype(str)]
+        # str even when empty (an empty list makes float64): the table's column setup must not change
+        # with the selection, or the browser rebuilds its Tabulator and drops the rows arriving meanwhile
+        df["flag"] = pd.Series([self.flags.get(i, "") for i in df["id"].astype(str)], index=df.index, dtype="str")
         return df
 
     # --- focus ----------------------------------------------------------------------------------

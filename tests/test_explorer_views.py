@@ -183,6 +183,33 @@ def test_highlight_marks_selection_and_focus(views):
     assert len(sel) == 3 and list(foc.dimension_values("id")) == [state.results["id"].iloc[4]]
 
 
+def _table_setup(model) -> tuple:
+    """What makes the browser's Tabulator rebuild itself when it changes (all but the data)."""
+    return (repr(model.configuration), model.layout, model.pagination, model.page_size,
+            [(c.field, type(c.formatter).__name__, repr(c.formatter.properties_with_values())) for c in model.columns])
+
+
+def test_selection_changes_only_the_tables_data(views):
+    """The empty-table bug: a selection must not change the Tabulator's configuration or columns.
+
+    The empty frame's ``flag`` column was float64 and a selection's str, so the first selection (and
+    every return to an empty one) changed ``configuration`` (the flag column's number sorter), sent
+    before the rows. The browser rebuilds its Tabulator 20 ms after a configuration change, and rows
+    arriving while it builds are dropped (``setData`` returns early): when the server took longer
+    than that to send the rows, the table stayed empty (header only, no pager).
+    """
+    from bokeh.document import Document
+
+    state, table = views["state"], views["table"].table
+    model = table.get_root(Document())
+    empty = _table_setup(model)
+    for bounds in ((-100, -100, 100, 100), (-1.5, -1.5, 1.5, 1.5), None, (2.0, -2.0, 6.0, 4.0)):
+        state.select_bounds(bounds)
+        assert len(table.value) == len(state.selection)
+        assert _table_setup(model) == empty
+    assert len(model.source.data["id"]) == min(15, len(state.selection)) > 0  # remote pagination: one page
+
+
 def test_table_click_focuses(views):
     state, table = views["state"], views["table"]
     state.select_ids(["s00003", "s00010"])
