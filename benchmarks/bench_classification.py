@@ -9,7 +9,7 @@ CPU budget: fine-tuning is capped (``--max-per-split`` objects per split, few ep
 stopping), so the numbers are for a reduced protocol; the results file says which.
 
     .venv/bin/python benchmarks/bench_classification.py --sky demo/sky20k-s0 --name demo \
-        [--checkpoint assets/checkpoints/demo-cpu-seed0.pt] [--seeds 0 1 2]
+        [--checkpoint demo] [--seeds 0 1 2]
     .venv/bin/python benchmarks/bench_classification.py --sky ../shared/data/crts-sss --name crts
 """
 from __future__ import annotations
@@ -33,7 +33,8 @@ def run_sky(args) -> dict:
     sky = open_sky(args.sky)
     work = Path(args.workdir) / args.name
     if args.checkpoint:
-        ckpt = Path(args.checkpoint)
+        from core.pipeline import resolve_checkpoint
+        ckpt = resolve_checkpoint(args.checkpoint)  # a path, or "demo" for the shipped one
         pre_s = None
     else:
         t = time.perf_counter()

@@ -2,7 +2,7 @@
 focus -> inspector drawn (targets 5 s / 300 ms / 500 ms), and a screenshot of each main view.
 
 Serves the analysed demo workspace (``demo/sky20k-s0`` + ``demo/ws20k-s0``, made by
-``astrom3 simulate`` + ``astrom3 run --checkpoint assets/checkpoints/demo-cpu-seed0.pt``), or with
+``astrom3 simulate`` + ``astrom3 run --checkpoint demo``), or with
 ``--fake N`` a seeded fake workspace of N objects, with ``panel serve --warm`` on 127.0.0.1 as the
 README starts it, and drives Debian's Chromium through Playwright. Times are taken in the page
 (``performance.now()`` from the action to the DOM change, polled every few ms), so Playwright's
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         sky, ws = Path(args.sky), Path(args.workspace)
         if not (ws / "results.parquet").exists():
             raise SystemExit(f"{ws} has no results: run `astrom3 run {sky} --workspace {ws} "
-                             f"--checkpoint assets/checkpoints/demo-cpu-seed0.pt` first")
+                             f"--checkpoint demo` first")
     import pandas as pd
     results = pd.read_parquet(Path(ws) / "results.parquet", columns=["id", "umap_x", "umap_y", "mislabel_score"])
     RESULTS.mkdir(parents=True, exist_ok=True)

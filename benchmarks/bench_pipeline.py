@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_pipeline.py --sky demo/sky20k-s0 --checkpoint assets/checkpoints/demo-cpu-seed0.pt
+    python benchmarks/bench_pipeline.py --sky demo/sky20k-s0 --checkpoint demo
 
 Runs in a fresh workspace (deleted first), prints each step's wall time and writes
 ``benchmarks/results/pipeline.md`` and ``.json``. The warm-up fits UMAP and HDBSCAN on 5000 random

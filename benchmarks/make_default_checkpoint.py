@@ -1,4 +1,5 @@
-"""Reproduce the shipped checkpoint ``assets/checkpoints/demo-cpu-seed0.pt`` exactly.
+"""Reproduce the shipped checkpoint ``core/resources/checkpoints/demo-cpu-seed0.pt``
+(``core.train.DEFAULT_CHECKPOINT``) exactly.
 
 Simulates the default demo sky (20000 objects, seed 0) unless it exists, pretrains the ``cpu``
 preset with seed 0 on it, and writes the checkpoint without its resume state (optimizer), a few MB.

@@ -15,12 +15,38 @@ from pathlib import Path
 from core.sky import Sky, file_fingerprint, open_sky
 from core.workspace import Workspace
 
-__all__ = ["run", "StepReport"]
+__all__ = ["run", "StepReport", "resolve_checkpoint", "CHECKPOINT_ALIASES"]
+
+#: Names accepted for ``checkpoint`` besides paths: ``"demo"`` is the shipped checkpoint.
+CHECKPOINT_ALIASES = ("demo",)
 
 ProgressCallback = Callable[[str, float], None]
 
 #: Share of the overall progress given to each step (for progress callbacks).
 _SPANS = {"train": (0.0, 0.45), "embed": (0.45, 0.7), "analyze": (0.7, 1.0)}
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
+    """The checkpoint file meant by ``checkpoint``: a path, or ``"demo"`` for the shipped one.
+
+    Parameters
+    ----------
+    checkpoint : str or path-like
+        A ``.pt`` file, or ``"demo"`` for :data:`core.train.DEFAULT_CHECKPOINT`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> resolve_checkpoint("demo").name
+    'demo-cpu-seed0.pt'
+    """
+    if str(checkpoint) == "demo":
+        from core.train import DEFAULT_CHECKPOINT
+        return Path(DEFAULT_CHECKPOINT)
+    return Path(checkpoint)
 
 
 class StepReport(dict):
@@ -48,9 +74,9 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
     ----------
     sky : Sky or path
     workspace : Workspace or path
-    checkpoint : path, optional
-        Use this model (e.g. the shipped ``assets/checkpoints/demo-cpu-seed0.pt``) instead of
-        training one on the sky.
+    checkpoint : path or "demo", optional
+        Use this model instead of training one on the sky; ``"demo"`` is the shipped
+        :data:`core.train.DEFAULT_CHECKPOINT` (``core/resources/checkpoints/demo-cpu-seed0.pt``).
     preset : str
         Model preset when training (``tiny``, ``cpu``, ``paper``).
     seed : int
@@ -65,7 +91,7 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
     Examples
     --------
     >>> from core.pipeline import run
-    >>> run("demo/sky", "demo/ws", checkpoint="assets/checkpoints/demo-cpu-seed0.pt")  # doctest: +SKIP
+    >>> run("demo/sky", "demo/ws", checkpoint="demo")  # doctest: +SKIP
     """
     from core.analysis import analyze
     from core.analysis.engine import analysis_is_fresh
@@ -88,7 +114,7 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
             ckpt = Path(train(sky, workspace=ws, preset=preset, seed=seed))
             ws.record("pipeline:train", {**train_inputs, "output": file_fingerprint(ckpt)})
     else:
-        ckpt = Path(checkpoint)
+        ckpt = resolve_checkpoint(checkpoint)
         if not ckpt.exists():
             from core.errors import AstroM3Error
             raise AstroM3Error(f"{ckpt}: checkpoint not found")

@@ -110,3 +110,30 @@ def test_cli_run(fakes, capsys):
     assert "results:" in capsys.readouterr().out
     assert main(["run", str(fakes["sky"]), "--workspace", str(ws), "--checkpoint", str(ws / "missing.pt")]) == 2
     assert main(["run", str(fakes["tmp"] / "no-sky"), "--workspace", str(ws)]) == 2
+
+
+def test_checkpoint_demo_is_the_shipped_checkpoint(fakes, capsys):
+    """``checkpoint="demo"`` (and ``--checkpoint demo``) embeds with core.train.DEFAULT_CHECKPOINT."""
+    from core.pipeline import resolve_checkpoint, run
+    from core.sky import file_fingerprint
+    from core.workspace import Workspace
+
+    assert resolve_checkpoint("demo") == fakes["ckpt"]
+    assert resolve_checkpoint("other.pt") == Path("other.pt")
+    ws = fakes["tmp"] / "ws-demo"
+    run(fakes["sky"], ws, checkpoint="demo")
+    assert fakes["calls"] == {"train": 0, "embed": 1, "simulate": 0}
+    recorded = Workspace(ws).manifest()["pipeline:embed"]["inputs"]["checkpoint"]
+    assert recorded == file_fingerprint(fakes["ckpt"])
+    ws2 = fakes["tmp"] / "ws-demo-cli"
+    assert main(["run", str(fakes["sky"]), "--workspace", str(ws2), "--checkpoint", "demo"]) == 0
+    assert Workspace(ws2).manifest()["pipeline:embed"]["inputs"]["checkpoint"] == recorded
+
+
+def test_checkpoint_demo_resolves_to_the_packaged_file():
+    from core.pipeline import resolve_checkpoint
+    from core.train import DEFAULT_CHECKPOINT
+
+    path = resolve_checkpoint("demo")
+    assert path == Path(DEFAULT_CHECKPOINT) and path.is_file()
+    assert path.parts[-3:] == ("resources", "checkpoints", "demo-cpu-seed0.pt")

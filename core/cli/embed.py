@@ -8,7 +8,8 @@ def register(sub) -> None:
                                    "exists, else the shipped demo checkpoint). Skipped when fresh.")
     p.add_argument("sky", help="sky directory")
     p.add_argument("--workspace", "-w", required=True, help="workspace directory")
-    p.add_argument("--checkpoint", default=None, help="model checkpoint (.pt)")
+    p.add_argument("--checkpoint", default=None, help="model checkpoint (.pt, or 'demo' for the shipped "
+                                                         "core/resources/checkpoints/demo-cpu-seed0.pt)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--force", action="store_true", help="recompute even if fresh")
     p.add_argument("--device", default=None)
@@ -23,7 +24,9 @@ def run(args) -> int:
     from core.train import DEFAULT_CHECKPOINT
     from core.workspace import Workspace
 
-    ckpt = args.checkpoint
+    from core.pipeline import resolve_checkpoint
+
+    ckpt = None if args.checkpoint is None else resolve_checkpoint(args.checkpoint)
     if ckpt is None:
         own = Workspace(args.workspace).checkpoint_path
         ckpt = own if own.exists() else DEFAULT_CHECKPOINT

@@ -6,10 +6,12 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="the whole pipeline: train (if needed), embed, analyze",
                        description="Run every stale step from a sky to WS/results.parquet. Without "
                                    "--checkpoint a model is trained on the sky with --preset; with it, that "
-                                   "model is used (e.g. the shipped assets/checkpoints/demo-cpu-seed0.pt).")
+                                   "model is used (--checkpoint demo: the shipped "
+                                   "core/resources/checkpoints/demo-cpu-seed0.pt).")
     p.add_argument("sky", help="sky directory")
     p.add_argument("--workspace", "-w", required=True, help="workspace directory (created if missing)")
-    p.add_argument("--checkpoint", default=None, help="use this model checkpoint instead of training")
+    p.add_argument("--checkpoint", default=None, help="use this model checkpoint (.pt, or 'demo' for the shipped one) "
+                                                         "instead of training")
     p.add_argument("--preset", default="cpu", help="model preset when training: tiny, cpu (default), paper")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--umap-sample", type=int, default=50000, help="UMAP fit sample size (default 50000)")
