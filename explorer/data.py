@@ -19,7 +19,7 @@ import pandas as pd
 from core.errors import AstroM3Error
 
 __all__ = ["WorkspaceData", "load_workspace", "class_ranges", "open_flag_store", "default_user",
-           "results_ready", "session_info"]
+           "results_ready", "session_info", "score_columns"]
 
 _LOCK = threading.Lock()
 _CACHE: dict = {}
@@ -94,6 +94,16 @@ def session_info(sky, ws) -> dict:
     return {"sky_fingerprint": sky.fingerprint, "model_fingerprint": ws.fingerprint(schema.RESULTS_FILE)}
 
 
+def score_columns() -> list[str]:
+    """Every registered score column (:mod:`core.scores`), each headline score followed by its parts."""
+    from core import scores
+
+    out = []
+    for name in scores.headline():
+        out += [name, *scores.parts_of(name)]
+    return out + [n for n in scores.REGISTRY if n not in out]
+
+
 def _load(sky_path: Path, ws_path: Path) -> WorkspaceData:
     from core.sky import open_sky
     from core.workspace import Workspace
@@ -108,7 +118,7 @@ def _load(sky_path: Path, ws_path: Path) -> WorkspaceData:
     meta = sky.objects
     cols = [c for c in sky.metadata_columns if c in meta]
     merged = results[["id", "label"]].merge(meta[["id", *[c for c in cols if c != "label"]]], on="id", how="left")
-    scores = [c for c in ("outlier_score", "mislabel_score", "crossmodal_score") if c in results]
+    scores = [c for c in score_columns() if c in results]
     ranges = pd.concat([class_ranges(merged, cols), class_ranges(results, scores)])
     store, err = open_flag_store(ws_path, results)
     return WorkspaceData(sky_path, ws_path, sky, results, ranges, store, err, session_info(sky, ws))

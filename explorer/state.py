@@ -11,13 +11,26 @@ import numpy as np
 import pandas as pd
 import param
 
-__all__ = ["ExplorerState", "points_in_polygon", "PROJECTIONS", "COLOR_BY", "SCORES", "FLAG_KINDS"]
+from core import scores as registry
+
+__all__ = ["ExplorerState", "points_in_polygon", "headline_scores", "color_options", "PROJECTIONS",
+           "CATEGORIES", "FLAG_KINDS"]
 
 PROJECTIONS = ("fused", "photometry", "spectra", "metadata")
-SCORES = ("outlier_score", "mislabel_score", "crossmodal_score")
-COLOR_BY = ("label", "cluster", *SCORES, "flag")
+#: The categorical colourings of the map (the headline scores of :mod:`core.scores` go between).
+CATEGORIES = ("label", "cluster", "flag")
 FLAG_KINDS = ("mislabel", "anomaly", "crossmatch", "subclass", "fine", "interesting")
 NO_FLAG = "none"
+
+
+def headline_scores(results: pd.DataFrame) -> tuple[str, ...]:
+    """The registry's headline scores (:func:`core.scores.headline`) that ``results`` has, in display order."""
+    return tuple(name for name in registry.headline() if name in results)
+
+
+def color_options(results: pd.DataFrame) -> list[str]:
+    """What can colour the map of ``results``: label, cluster, each headline score it has, flag."""
+    return ["label", "cluster", *headline_scores(results), "flag"]
 
 
 def points_in_polygon(x: np.ndarray, y: np.ndarray, poly_x, poly_y) -> np.ndarray:
@@ -62,14 +75,12 @@ class ExplorerState(param.Parameterized):
     """
 
     projection = param.Selector(default="fused", objects=list(PROJECTIONS), doc="Which UMAP to show.")
-    color_by = param.Selector(default="label", objects=list(COLOR_BY), doc="What colours the map.")
+    color_by = param.Selector(default="label", objects=list(CATEGORIES), doc="What colours the map.")
     selection = param.Array(default=np.array([], dtype=np.int64), doc="Selected row indices of results.")
     focus = param.String(default=None, allow_None=True, doc="The focused object id.")
     class_filter = param.ListSelector(default=[], objects=[], doc="Keep only these labels (empty: all).")
     cluster_filter = param.ListSelector(default=[], objects=[], doc="Keep only these clusters (empty: all).")
-    outlier_range = param.Range(default=(0.0, 1.0), bounds=(0.0, 1.0))
-    mislabel_range = param.Range(default=(0.0, 1.0), bounds=(0.0, 1.0))
-    crossmodal_range = param.Range(default=(0.0, 1.0), bounds=(0.0, 1.0))
+    score_ranges = param.Dict(default={}, doc="Headline score -> (low, high) the score filter keeps.")
     flags = param.Dict(default={}, doc="Object id -> current flag kind (this workspace's store).")
     flags_version = param.Integer(default=0, doc="Bumped whenever a flag changes.")
     user = param.String(default="astronomer")
@@ -80,7 +91,15 @@ class ExplorerState(param.Parameterized):
         self._store = flag_store
         self._session_info = session_info or {}
         self._session = None
+        #: The headline scores this results table has (older results lack some), in display order.
+        self.scores = headline_scores(results)
+        self._full_ranges = {n: tuple(float(v) for v in registry.get(n).range) for n in self.scores}
+        color_by = params.pop("color_by", "label")
+        ranges = params.pop("score_ranges", {})
         super().__init__(**params)
+        self.param.color_by.objects = ["label", "cluster", *self.scores, "flag"]
+        self.color_by = color_by
+        self.score_ranges = {name: tuple(ranges.get(name, self.full_range(name))) for name in self.scores}
         labels = sorted(results["label"].dropna().astype(str).unique())
         self.param.class_filter.objects = labels
         self.param.cluster_filter.objects = sorted(int(c) for c in pd.unique(results["cluster"]))
@@ -140,6 +159,17 @@ class ExplorerState(param.Parameterized):
         return self._index[self.selection].tolist()
 
     # --- filters --------------------------------------------------------------------------------
+    def full_range(self, score: str) -> tuple[float, float]:
+        """The registry's display range of a headline score (its filter's bounds)."""
+        return self._full_ranges[score]
+
+    def set_score_range(self, score: str, low_high) -> None:
+        """Keep only the rows with ``score`` in ``(low, high)`` (its full range: no filter)."""
+        if score not in self.score_ranges:
+            raise KeyError(f"{score!r} is not a headline score of these results: {self.scores}")
+        lo, hi = (float(v) for v in low_high)
+        self.score_ranges = {**self.score_ranges, score: (lo, hi)}
+
     def filter_mask(self) -> np.ndarray:
         """Boolean mask of the rows passing the class, cluster and score-range filters."""
         r = self.results
@@ -148,9 +178,8 @@ class ExplorerState(param.Parameterized):
             mask &= r["label"].isin(self.class_filter).to_numpy()
         if self.cluster_filter:
             mask &= r["cluster"].isin(self.cluster_filter).to_numpy()
-        for col, (lo, hi) in (("outlier_score", self.outlier_range), ("mislabel_score", self.mislabel_range),
-                              ("crossmodal_score", self.crossmodal_range)):
-            if (lo, hi) != (0.0, 1.0) and col in r:
+        for col, (lo, hi) in self.score_ranges.items():
+            if (lo, hi) != self.full_range(col):
                 v = r[col].to_numpy(dtype=float)
                 mask &= (v >= lo) & (v <= hi)
         return mask
@@ -158,7 +187,7 @@ class ExplorerState(param.Parameterized):
     def selected_frame(self, columns=None) -> pd.DataFrame:
         """The selected rows that pass the filters, with a ``flag`` column; the same dtypes for every selection."""
         rows = self.selection[self.filter_mask()[self.selection]] if len(self.selection) else self.selection
-        cols = columns or [c for c in ("id", "label", "suggested_label", "cluster", *SCORES) if c in self.results]
+        cols = columns or [c for c in ("id", "label", "suggested_label", "cluster", *self.scores) if c in self.results]
         df = self.results.iloc[rows][cols].reset_index(drop=True)
         # str even when empty (an empty list makes float64): the table's column setup must not change
         # with the selection, or the browser rebuilds its Tabulator and drops the rows arriving meanwhile

@@ -8,10 +8,13 @@ accepts the ids and labels of a results table: tests use the real store, never a
 """
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from core import scores as registry
 
 __all__ = ["make_fake_workspace", "fake_results", "flag_store_for"]
 
@@ -20,7 +23,11 @@ PERIODS = {"EW": 0.35, "RRAB": 0.55, "M": 300.0, "SR": 80.0}
 
 
 def fake_results(ids, labels, seed: int = 0) -> pd.DataFrame:
-    """A results table with the contract's columns: clusters at known places, seeded scores."""
+    """A results table with the contract's columns: clusters at known places, seeded scores.
+
+    Every score of :data:`core.scores.REGISTRY` gets a column (uniform over its range), plus
+    ``outlier_why`` sentences for the top outliers.
+    """
     rng = np.random.default_rng(seed)
     n = len(ids)
     labels = pd.Series(labels, dtype=object)
@@ -31,9 +38,6 @@ def fake_results(ids, labels, seed: int = 0) -> pd.DataFrame:
     cluster = np.array([CLASSES.index(lab) if lab in CLASSES else -1 for lab in labels])
     df = pd.DataFrame({"id": list(ids), "label": labels.to_numpy(), "umap_x": x, "umap_y": y,
                        "cluster": cluster, "cluster_prob": rng.uniform(0.5, 1, n)})
-    for s in ("outlier_score", "mislabel_score", "crossmodal_score"):
-        df[s] = rng.uniform(0, 1, n)
-    df.loc[labels.isna().to_numpy(), "mislabel_score"] = np.nan
     df["suggested_label"] = rng.choice(CLASSES, n)
     df["suggested_label_prob"] = rng.uniform(0.3, 1, n)
     for m in ("photometry", "spectra", "metadata"):
@@ -41,9 +45,16 @@ def fake_results(ids, labels, seed: int = 0) -> pd.DataFrame:
         df[f"umap_y_{m}"] = y + rng.normal(0, 0.2, n)
         df[f"vote_{m}"] = rng.choice(CLASSES, n)
         df[f"vote_{m}_prob"] = rng.uniform(0.2, 1, n)
-    for c in ("outlier_class", "outlier_glosh", "outlier_knn", "outlier_iforest", "mislabel_centroid", "mislabel_knn",
-              "mislabel_cleanlab"):
-        df[c] = rng.uniform(0, 1, n)
+    for score in registry.REGISTRY.values():  # every registered score, each from its own seeded stream
+        lo, hi = score.range
+        df[score.name] = np.random.default_rng([seed, zlib.crc32(score.name.encode())]).uniform(lo, hi, n)
+    if "mislabel_score" in df:
+        df.loc[labels.isna().to_numpy(), "mislabel_score"] = np.nan
+    if "outlier_score" in df:  # the one-line explanation core.analysis writes for the top outliers
+        top = df["outlier_score"].to_numpy() > 0.9
+        df["outlier_why"] = ""
+        df.loc[top, "outlier_why"] = [f"period {12.0 + i:.1f} d: {41 + i} MAD above the {lab or 'unlabelled'} "
+                                      "median 0.583 d" for i, lab in enumerate(labels[top])]
     return df
 
 

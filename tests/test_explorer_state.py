@@ -71,11 +71,15 @@ def test_filters_restrict_selection_and_frame(state, results):
     assert set(frame["label"]) == {"RRAB"}
     assert len(frame) == (results["label"] == "RRAB").sum()
     state.class_filter = []
-    state.outlier_range = (0.5, 1.0)
+    assert state.score_ranges == {s: (0.0, 1.0) for s in ("mislabel_score", "outlier_score", "crossmodal_score")}
+    state.set_score_range("outlier_score", (0.5, 1.0))
     frame = state.selected_frame()
     assert (frame["outlier_score"] >= 0.5).all()
     assert len(frame) == (results["outlier_score"] >= 0.5).sum()
-    state.outlier_range = (0.0, 1.0)
+    state.set_score_range("outlier_score", (0.0, 1.0))
+    assert len(state.selected_frame()) == len(results)
+    with pytest.raises(KeyError):
+        state.set_score_range("no_such_score", (0.0, 1.0))
     state.cluster_filter = [2]
     assert set(state.selected_frame()["cluster"]) == {2}
 

@@ -15,7 +15,8 @@ import panel as pn
 import param
 
 from core.sky import LightCurve, Spectrum
-from explorer.state import SCORES, ExplorerState
+from core import scores as registry
+from explorer.state import ExplorerState
 
 __all__ = ["fold_phase", "raw_lightcurve_plot", "folded_plot", "periodogram", "periodogram_plot",
            "spectrum_plot", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "votes_html",
@@ -171,21 +172,42 @@ def votes_html(row: pd.Series) -> str:
             f"<tr><td>suggested</td><td><b>{sug}</b></td></tr></table>")
 
 
+def _score_item(name: str, row: pd.Series, label, ranges: pd.DataFrame, inner: str = "") -> str:
+    """One ``<li>``: a score's value against its class's median and 95th percentile (bold above it)."""
+    try:
+        v = float(row.get(name, np.nan))
+    except (TypeError, ValueError):
+        v = np.nan
+    med = q95 = np.nan
+    if label is not None and (label, name) in ranges.index:
+        med, q95 = ranges.loc[(label, name), ["median", "q95"]]
+    hot = bool(np.isfinite(v) and np.isfinite(q95) and v > q95)
+    entry = registry.REGISTRY.get(name)
+    shown = html.escape(entry.display if entry and entry.headline else name.replace("_", " "))
+    tip = html.escape(entry.description, quote=True) if entry else ""
+    txt = "n/a" if not np.isfinite(v) else f"{v:.2f}"
+    body = f"{shown}: {txt} (class median {med:.2f}, 95% {q95:.2f})"
+    body = f"<b>{body} \u2190 unusual</b>" if hot else body
+    return f"<li class='score-{html.escape(name, quote=True)}' title='{tip}'>{body}{inner}</li>"
+
+
 def why_flagged_html(row: pd.Series, ranges: pd.DataFrame) -> str:
-    """Each score of one object against its class's median and 95th percentile, escaped."""
+    """Why one object may be suspicious, escaped: its ``outlier_why`` sentence (as typed), then each
+    headline score of :mod:`core.scores` the results have, with its parts, against its class's range.
+
+    Only the scores present in ``row`` (the results' columns) are listed: older results lack some.
+    """
     label = row.get("label")
+    why = row.get("outlier_why")
+    head = (f"<p class='why-sentence'><span class='outlier-why'>{html.escape(why)}</span></p>"
+            if isinstance(why, str) and why.strip() else "")
     items = []
-    for c in SCORES:
-        v = float(row.get(c, np.nan))
-        med = q95 = np.nan
-        if label is not None and (label, c) in ranges.index:
-            med, q95 = ranges.loc[(label, c), ["median", "q95"]]
-        hot = np.isfinite(v) and np.isfinite(q95) and v > q95
-        txt = "n/a" if not np.isfinite(v) else f"{v:.2f}"
-        tail = " \u2190 unusual</b>" if hot else ""
-        items.append(f"<li>{'<b>' if hot else ''}{c.replace('_', ' ')}: {txt}"
-                     f" (class median {med:.2f}, 95% {q95:.2f}){tail}</li>")
-    return f"<ul class='why'>{''.join(items)}</ul>"
+    for name in registry.headline():
+        if name not in row.index:
+            continue
+        parts = "".join(_score_item(p, row, label, ranges) for p in registry.parts_of(name) if p in row.index)
+        items.append(_score_item(name, row, label, ranges, f"<ul class='why-parts'>{parts}</ul>" if parts else ""))
+    return f"{head}<ul class='why'>{''.join(items)}</ul>"
 
 
 def sparkline_svg(phase, value, *, width=90, height=28, invert=True) -> str:

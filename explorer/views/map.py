@@ -19,7 +19,8 @@ import panel as pn
 import param
 from holoviews.operation.datashader import dynspread, rasterize
 
-from explorer.state import NO_FLAG, SCORES, ExplorerState
+from core import scores as registry
+from explorer.state import CATEGORIES, NO_FLAG, ExplorerState
 
 __all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors",
            "MapView", "HOVER_MAX"]
@@ -68,7 +69,7 @@ def map_frame(state: ExplorerState) -> pd.DataFrame:
     else:
         col = r[c].astype(float)
     df = pd.DataFrame({"x": x, "y": y, "id": r["id"].to_numpy(), c: col.to_numpy()})
-    if c in ("label", "cluster", "flag"):
+    if c in CATEGORIES:
         cats = (list(FLAG_COLORS) if c == "flag" else
                 sorted(pd.unique(df[c]), key=lambda v: (v in ("-1", UNLABELLED), _num(v), v)))
         df[c] = pd.Categorical(df[c], categories=cats)
@@ -94,15 +95,20 @@ def shaded_map(df: pd.DataFrame, color_by: str, *, x_range=None, y_range=None, w
         kw = {"x_range": tuple(x_range), "y_range": tuple(y_range)}
     from holoviews.operation.datashader import shade
     # Both branches return hv.RGB, so one DynamicMap can switch between them; the legend is ours.
-    if color_by in SCORES:
+    if color_by not in CATEGORIES:  # a score: its registry range is the colour scale
         agg = rasterize(pts, aggregator=ds.max(color_by), dynamic=False, width=width, height=height, **kw)
-        img = shade(agg, cmap=list(SCORE_CMAP), clims=(0.0, 1.0), cnorm="linear", min_alpha=120)
+        img = shade(agg, cmap=list(SCORE_CMAP), clims=_score_range(color_by), cnorm="linear", min_alpha=120)
     else:
         cats = list(df[color_by].cat.categories)
         colors = FLAG_COLORS if color_by == "flag" else category_colors(cats)
         agg = rasterize(pts, aggregator=ds.count_cat(color_by), dynamic=False, width=width, height=height, **kw)
         img = shade(agg, color_key={k: colors[k] for k in cats}, min_alpha=120)
     return dynspread(img, threshold=0.6, max_px=3)
+
+
+def _score_range(name: str) -> tuple[float, float]:
+    entry = registry.REGISTRY.get(name)
+    return tuple(float(v) for v in entry.range) if entry else (0.0, 1.0)
 
 
 def highlight_points(df: pd.DataFrame, rows, focus_row=None):
@@ -119,11 +125,14 @@ def highlight_points(df: pd.DataFrame, rows, focus_row=None):
 def legend_html(state: ExplorerState, df: pd.DataFrame) -> str:
     """The map's own legend (Bokeh's is unusable with datashaded categories)."""
     c = state.color_by
-    if c in SCORES:
+    if c not in CATEGORIES:
+        entry = registry.REGISTRY.get(c)
+        name, desc = (entry.display, entry.description) if entry else (c.replace("_", " "), "")
+        lo, hi = _score_range(c)
         stops = ", ".join(SCORE_CMAP[int(i)] for i in np.linspace(0, len(SCORE_CMAP) - 1, 6))
-        return (f"<div class='legend'><b>{html.escape(c.replace('_', ' '))}</b>"
+        return (f"<div class='legend' title='{html.escape(desc, quote=True)}'><b>{html.escape(name)}</b>"
                 f"<div style='height:10px;background:linear-gradient(to right,{stops})'></div>"
-                "<span>0 (typical)</span><span style='float:right'>1 (suspicious)</span></div>")
+                f"<span>{lo:g} (typical)</span><span style='float:right'>{hi:g} (suspicious)</span></div>")
     cats = list(df[c].cat.categories)
     counts = df[c].value_counts()
     colors = FLAG_COLORS if c == "flag" else category_colors(cats)
@@ -198,7 +207,7 @@ class MapView(pn.viewable.Viewer):
         if len(inview) > HOVER_MAX:
             inview = inview.iloc[:0]
         r = self.state.results.loc[inview.index]
-        extra = {c: r[c].to_numpy() for c in ("label", "suggested_label", *SCORES) if c in r}
+        extra = {c: r[c].to_numpy() for c in ("label", "suggested_label", *self.state.scores) if c in r}
         data = inview[["x", "y", "id"]].assign(**extra)
         return hv.Points(data, kdims=["x", "y"], vdims=[c for c in data.columns if c not in ("x", "y")]).opts(
             tools=["hover"], alpha=0, size=8, nonselection_alpha=0, selection_alpha=0)

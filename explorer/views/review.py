@@ -6,13 +6,16 @@ label in the drop-down, ``n`` anomaly, ``x`` cross-match problem, ``f`` fine, ``
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
 from panel.custom import JSComponent
 
-from explorer.state import SCORES, ExplorerState
+from core import scores as registry
+from explorer.state import ExplorerState
 
 __all__ = ["review_queue", "KeyListener", "ReviewView", "SHORTCUTS"]
 
@@ -63,12 +66,15 @@ class ReviewView(pn.viewable.Viewer):
     """Queue of suspects with decision buttons; decisions go to the flag store at once."""
 
     state = param.ClassSelector(class_=ExplorerState)
-    score = param.Selector(default="mislabel_score", objects=list(SCORES))
+    score = param.Selector(default=None, objects=[], doc="Headline score the queue ranks by (the state's scores).")
     position = param.Integer(default=0)
 
     def __init__(self, **params):
+        score = params.pop("score", None)
         super().__init__(**params)
         s = self.state
+        self.param.score.objects = list(s.scores)
+        self.score = score or ("mislabel_score" if "mislabel_score" in s.scores else next(iter(s.scores), None))
         self.queue: list[str] = []
         self.keys = KeyListener(width=0, height=0, margin=0)
         self.keys.param.watch(self._key, "count")
@@ -98,7 +104,7 @@ class ReviewView(pn.viewable.Viewer):
 
     def rebuild(self, focus: bool = True):
         """Recompute the queue (decided objects left out) and focus its first object."""
-        self.queue = review_queue(self.state.results, self.score, self.state.flags)
+        self.queue = (review_queue(self.state.results, self.score, self.state.flags) if self.score else [])
         self.position = 0
         self._show(focus)
 
@@ -114,7 +120,8 @@ class ReviewView(pn.viewable.Viewer):
         from explorer.views.flags import decisions_html
 
         row = self.state.row(cur)
-        self.info.object = (f"<b>{self.position + 1} / {len(self.queue)}</b> by {self.score.replace('_', ' ')} "
+        shown = registry.get(self.score).display if self.score in registry.REGISTRY else self.score
+        self.info.object = (f"<b>{self.position + 1} / {len(self.queue)}</b> by {html.escape(shown)} "
                             f"= {float(row[self.score]):.2f}{decisions_html(self.state.decisions(cur))}")
         if "suggested_label" in row and row["suggested_label"] in self.other.options:
             self.other.value = row["suggested_label"]
