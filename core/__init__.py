@@ -24,6 +24,7 @@ _EXPORTS = {
     "analyze": "core.analysis", "similar": "core.analysis", "subclasses": "core.analysis",
     "evaluate": "core.analysis",
     "FlagStore": "core.flags",
+    "ReviewSession": "core.review",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,494 @@
+"""A review queue that learns from every decision (active anomaly / label-error discovery).
+
+:class:`ReviewSession` orders the undecided objects of a workspace by how promising they are for
+one *target* (``"anomaly"``, ``"mislabel"`` or ``"crossmodal"``), given every decision so far::
+
+    session = ReviewSession(ws, sky=sky, target="anomaly", user="ana")
+    oid = session.next()
+    session.decide(oid, "anomaly", note="P=12 d")
+    session.ranking()          # pandas Series: current score of every undecided object
+
+Every decision is written to the workspace's :class:`core.flags.FlagStore` *first*; only a stored
+decision changes the ranking (a failed write changes nothing). The session's state is a pure
+function of the stored decisions, so a new session on the same store replays them and reaches the
+same ranking, and an undo is a store undo followed by a replay of that object.
+
+How the ranking learns (chosen by measurement, see ``benchmarks/results/active.md``):
+
+* a logistic model on per-object features (the detector parts of the target's static score as
+  surprisals ``-log(tail fraction)``; catalogue columns as robust z-scores *within the object's
+  labelled class*, also per class; the leading principal directions of the fused embedding; the
+  label), whose weights start at the prior (the static score alone) and are pulled from it by the
+  decisions (a ridge penalty towards the prior: few decisions move it a little);
+* a neighbour term: a decision raises (target found) or lowers (``fine``) the score of its nearest
+  neighbours in the fused embedding;
+* for label errors: a confirmed or corrected label becomes a *trusted* label; its neighbours' label
+  votes update their suggested label and their label-error score.
+
+``"skip"`` is not stored and teaches nothing: it only moves the object behind the others in this
+session's queue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import AstroM3Error
+
+__all__ = ["ReviewSession", "TARGETS", "DECISIONS", "review_features", "ReviewError"]
+
+#: What a session can be asked to decide (the flag kinds, plus ``skip`` which is not stored).
+DECISIONS = ("anomaly", "fine", "mislabel", "crossmatch", "interesting", "subclass", "skip")
+
+
+class ReviewError(AstroM3Error):
+    """A review session cannot be opened or a decision is invalid."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One review target: its static score, its detector parts and the decision it looks for."""
+
+    prior: str
+    parts: tuple[str, ...]
+    positive: str
+    labelled_only: bool = False
+
+
+#: The review targets.
+TARGETS: dict[str, Target] = {
+    "anomaly": Target("outlier_score", ("outlier_class", "outlier_knn", "outlier_iforest", "outlier_glosh"),
+                      "anomaly"),
+    "mislabel": Target("mislabel_score", ("mislabel_centroid", "mislabel_knn", "mislabel_cleanlab"),
+                       "mislabel", labelled_only=True),
+    "crossmodal": Target("crossmodal_score", ("crossmodal_pair", "crossmodal_votes", "crossmodal_odd"),
+                         "crossmatch"),
+}
+
+_CAT_COLUMNS = ("period", "amplitude", "bp_rp", "j_k", "w1_w2")
+_MIN_CLASS = 30
+
+
+def _surprisal(score: np.ndarray) -> np.ndarray:
+    """``-log`` of the share of objects scoring at least as high (missing = least suspicious)."""
+    s = np.asarray(score, float)
+    s = np.where(np.isfinite(s), s, -np.inf)
+    rank = pd.Series(s).rank(method="max", ascending=False).to_numpy()
+    return -np.log(rank / len(s))
+
+
+def _catalogue_z(objects: pd.DataFrame, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Robust z-score of each physical catalogue column within the object's labelled class."""
+    out = {}
+    for col in _CAT_COLUMNS:
+        if col not in objects:
+            continue
+        x = pd.to_numeric(objects[col], errors="coerce").to_numpy(float)
+        if col == "period":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where(x > 0, np.log10(x), np.nan)
+        if np.isfinite(x).mean() < 0.2:
+            continue
+        z = np.zeros(len(x))
+        groups = [labels == c for c in pd.unique(labels[pd.notna(labels)])]
+        rest = np.ones(len(x), bool)
+        for g in groups:
+            if g.sum() >= _MIN_CLASS:
+                z[g] = _robust_z(x[g], x[g])
+                rest &= ~g
+        z[rest] = _robust_z(x[rest], x)
+        out[f"z_{col}"] = np.clip(np.nan_to_num(z), -30, 30)
+    return out
+
+
+def _robust_z(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    ref = ref[np.isfinite(ref)]
+    if len(ref) == 0:
+        return np.zeros(len(x))
+    med = np.median(ref)
+    mad = 1.4826 * np.median(np.abs(ref - med))
+    if not mad > 0:
+        mad = np.std(ref) if np.std(ref) > 0 else 1.0
+    return (x - med) / mad
+
+
+def review_features(results: pd.DataFrame, target: str, *, objects: pd.DataFrame | None = None,
+                    fused: np.ndarray | None = None, n_directions: int = 16, seed: int = 0
+                    ) -> tuple[np.ndarray, list[str]]:
+    """The per-object features a session learns on; column 0 is the prior (static score's surprisal).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        ``results.parquet`` rows (with ``label`` and the target's score columns).
+    target : str
+        A key of :data:`TARGETS`.
+    objects : pandas.DataFrame, optional
+        Catalogue rows aligned with ``results`` (adds within-class robust z-scores).
+    fused : (n, d) array, optional
+        Fused embeddings aligned with ``results`` (adds their leading principal directions).
+
+    Returns
+    -------
+    (X, names) : float32 array (n, p) and the column names.
+    """
+    t = TARGETS[target]
+    if t.prior not in results:
+        raise ReviewError(f"results have no {t.prior!r} column; rerun `astrom3 analyze`")
+    labels = results["label"].to_numpy(dtype=object)
+    cols = {"prior": _surprisal(results[t.prior].to_numpy(float))}
+    for p in t.parts:
+        if p in results and results[p].notna().any():
+            cols[f"part:{p}"] = _surprisal(results[p].to_numpy(float))
+    classes = sorted({str(v) for v in labels if pd.notna(v)})
+    onehot = {c: (labels == c).astype(float) for c in classes}
+    if objects is not None:
+        zs = _catalogue_z(objects, labels)
+        for name, z in zs.items():
+            cols[name] = z
+            cols[f"|{name}|"] = np.abs(z)
+            for c in classes:
+                cols[f"{name}*{c}"] = z * onehot[c]
+    if fused is not None and len(fused) > n_directions:
+        from sklearn.decomposition import PCA
+
+        rows = np.random.default_rng(seed).permutation(len(fused))[:50000]
+        pca = PCA(n_components=min(n_directions, fused.shape[1]), random_state=seed).fit(fused[rows])
+        for i, v in enumerate(pca.transform(fused).T):
+            cols[f"dir{i}"] = v
+    for c in classes:
+        cols[f"label={c}"] = onehot[c]
+    names = list(cols)
+    x = np.column_stack([cols[n] for n in names]).astype(np.float64)
+    sd = x[:, 1:].std(axis=0)
+    x[:, 1:] = (x[:, 1:] - x[:, 1:].mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return x.astype(np.float32), names
+
+
+def _fit_toward_prior(x: np.ndarray, y: np.ndarray, w0: np.ndarray, ridge: float,
+                      max_iter: int = 30, balanced: bool = True) -> tuple[np.ndarray, float]:
+    """Logistic weights ``w`` and intercept minimising balanced log-loss + ridge * |w - w0|^2 / 2.
+
+    Damped Newton steps (the problem is small: decisions x features), deterministic; the intercept
+    has a weak pull towards 0 so that a set of only one kind of decision still has a finite optimum.
+    """
+    n_pos, n_neg = max(y.sum(), 1.0), max((1 - y).sum(), 1.0)
+    sw = np.where(y == 1, 0.5 / n_pos, 0.5 / n_neg) * len(y) if balanced else np.ones(len(y))
+    xa = np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
+    centre = np.append(w0, 0.0)
+    reg = np.full(len(centre), float(ridge))
+    reg[-1] = 1e-3
+
+    def loss(theta):
+        z = xa @ theta
+        d = theta - centre
+        return float(np.sum(sw * (np.logaddexp(0, z) - y * z)) + 0.5 * np.sum(reg * d * d))
+
+    theta, f = centre.copy(), loss(centre)
+    for _ in range(max_iter):
+        p = 1.0 / (1.0 + np.exp(-(xa @ theta)))
+        g = xa.T @ (sw * (p - y)) + reg * (theta - centre)
+        h = (xa * (sw * p * (1 - p))[:, None]).T @ xa + np.diag(reg)
+        step = np.linalg.solve(h, g)
+        t = 1.0
+        while t > 1e-4:
+            cand = theta - t * step
+            fc = loss(cand)
+            if fc <= f:
+                break
+            t *= 0.5
+        if t <= 1e-4:
+            break
+        done = f - fc < 1e-10 * max(1.0, abs(f))
+        theta, f = cand, fc
+        if done:
+            break
+    return theta[:-1], float(theta[-1])
+
+
+class ReviewSession:
+    """One astronomer's review queue for one target, learning from every stored decision.
+
+    Parameters
+    ----------
+    workspace : core.workspace.Workspace or path
+        With ``results.parquet`` (and ``embeddings.parquet`` for the neighbour terms).
+    sky : core.sky.Sky or path, optional
+        Adds the catalogue columns to the features and its fingerprint to the flag session.
+    target : {'anomaly', 'mislabel', 'crossmodal'}
+    user : str
+        Who decides; the session learns from this user's decisions (all users' with ``shared``).
+    store : core.flags.FlagStore, optional
+        Defaults to ``WS/flags.sqlite`` (opened for the results' ids and labels).
+    shared : bool
+        Learn from, and leave out of the queue, every user's decisions, not only ``user``'s.
+    ridge : float
+        Pull of the learned weights towards the prior (larger = learns more slowly).
+    neighbours, neighbour_weight : int, float
+        How many fused-embedding neighbours a decision moves, and by how much (logit units at
+        cosine similarity 1).
+    learn : bool
+        False gives the static ranking (decisions are still stored and left out of the queue).
+    """
+
+    def __init__(self, workspace, *, sky=None, target: str = "anomaly", user: str, store=None,
+                 shared: bool = False, ridge: float = 0.1, neighbours: int = 10,
+                 neighbour_weight: float = 1.0, n_directions: int = 16, learn: bool = True,
+                 balanced: bool = True, seed: int = 0):
+        from core.sky import Sky, open_sky
+        from core.workspace import Workspace
+
+        if target not in TARGETS:
+            raise ReviewError(f"target {target!r} is not one of {', '.join(TARGETS)}")
+        self.target, self.user, self.shared, self.learn = target, str(user), bool(shared), bool(learn)
+        self.ridge, self.k, self.neighbour_weight = float(ridge), int(neighbours), float(neighbour_weight)
+        self.balanced = bool(balanced)
+        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+        if not ws.results_path.exists():
+            raise ReviewError(f"{ws.results_path}: no results; run `astrom3 run` first")
+        self.workspace = ws
+        if sky is not None and not isinstance(sky, Sky):
+            sky = open_sky(sky)
+        self.sky = sky
+        res = pd.read_parquet(ws.results_path).reset_index(drop=True)
+        res["id"] = res["id"].astype(str)
+        self.results = res
+        self.ids = res["id"].to_numpy(dtype=object)
+        self._row = pd.Index(self.ids)
+        self.labels = res["label"].to_numpy(dtype=object)
+        self.classes = sorted({str(v) for v in self.labels if pd.notna(v)})
+        self._fused = self._load_fused(ws)
+        objects = None
+        if sky is not None:
+            objects = sky.objects.assign(id=sky.objects["id"].astype(str)).set_index("id").reindex(self.ids)
+        self.features, self.feature_names = review_features(res, target, objects=objects, fused=self._fused,
+                                                            n_directions=n_directions, seed=seed)
+        self._w0 = np.zeros(self.features.shape[1])
+        self._w0[0] = 1.0
+        self.weights, self.intercept = self._w0.copy(), 0.0
+        self._eligible = np.ones(len(res), bool)
+        if TARGETS[target].labelled_only:
+            self._eligible = pd.notna(self.labels)
+        self._prior_suggestion = (res["suggested_label"].to_numpy(dtype=object) if "suggested_label" in res
+                                  else np.full(len(res), None, dtype=object))
+        self._nbr_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._skipped: list[int] = []
+        self._history: list[tuple[str, str]] = []     # (id, kind) decided in this session, in order
+        self.store = store if store is not None else self._open_store(ws, sky)
+        self._flag_session: int | None = None
+        self.refresh()
+
+    # --- loading ------------------------------------------------------------------------------
+    def _load_fused(self, ws) -> np.ndarray | None:
+        from core import schema
+        from core.analysis.embeddings import load_embeddings
+
+        if not ws.embeddings_path.exists():
+            return None
+        emb = load_embeddings(ws.embeddings_path, ids=self.ids)
+        return emb.vectors[schema.FUSED]
+
+    def _open_store(self, ws, sky):
+        from core.flags import FlagStore
+
+        return FlagStore(ws.flags_path, valid_ids=self.ids.tolist(), labels=self.classes, sky=sky)
+
+    def _session_id(self) -> int:
+        if self._flag_session is None:
+            from core import schema
+
+            fp = self.workspace.fingerprint(schema.RESULTS_FILE)
+            self._flag_session = self.store.start_session(self.user, model_fingerprint=fp)
+        return self._flag_session
+
+    def _store_call(self, fn):
+        """Run one store write; any failure is a :class:`FlagStoreError` and leaves the session as it was."""
+        from core.flags import FlagStoreError
+
+        try:
+            return fn()
+        except FlagStoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a closed store's connection
+            raise FlagStoreError(f"{self.store.path}: the decision was not stored ({type(exc).__name__}: "
+                                 f"{exc}); nothing was learned") from exc
+
+    # --- state from the store -----------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the stored decisions (this user's, or everyone's when ``shared``) and replay them."""
+        cur = self.store.current(user=None if self.shared else self.user)
+        decided: dict[int, tuple[str, str | None]] = {}
+        pos = self._row.get_indexer(cur["id"].astype(str))
+        for p, kind, label in zip(pos, cur["kind"], cur["proposed_label"]):
+            if p >= 0:
+                decided.pop(int(p), None)      # latest decision last (several users when shared)
+                decided[int(p)] = (str(kind), None if label is None else str(label))
+        self._decided = decided
+        self._update()
+
+    def _neighbours(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        if row not in self._nbr_cache:
+            if self._fused is None or self.k <= 0:
+                self._nbr_cache[row] = (np.zeros(0, int), np.zeros(0))
+            else:
+                s = self._fused @ self._fused[row]
+                s[row] = -np.inf
+                k = min(self.k, len(s) - 1)
+                idx = np.argpartition(-s, k - 1)[:k]
+                idx = idx[np.argsort(-s[idx], kind="stable")]
+                self._nbr_cache[row] = (idx, np.clip(s[idx], 0, 1))
+        return self._nbr_cache[row]
+
+    def _update(self) -> None:
+        """Recompute the scores from the decided set (a pure function of it)."""
+        rows = np.array(sorted(self._decided), dtype=int)
+        positive = TARGETS[self.target].positive
+        y = np.array([self._decided[r][0] == positive for r in rows], dtype=float)
+        self.weights, self.intercept = self._w0.copy(), 0.0
+        if self.learn and len(rows):
+            self.weights, self.intercept = _fit_toward_prior(self.features[rows], y, self._w0, self.ridge,
+                                                                balanced=self.balanced)
+        logit = self.features @ self.weights.astype(np.float32) + self.intercept
+        if self.learn:
+            logit = logit + self._neighbour_term(rows, y)
+        self._trusted_votes(rows)
+        if self.learn and self.target == "mislabel":
+            logit = logit + self._label_term()
+        self._logit = np.asarray(logit, float)
+
+    def _neighbour_term(self, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+        adj = np.zeros(len(self.ids))
+        for r, yi in zip(rows, y):
+            idx, sim = self._neighbours(int(r))
+            np.add.at(adj, idx, (1.0 if yi else -1.0) * self.neighbour_weight * sim)
+        return adj
+
+    def _trusted_votes(self, rows: np.ndarray) -> None:
+        """Trusted labels (confirmed ``fine`` or corrected ``mislabel``) and their neighbours' votes."""
+        trusted: dict[int, str] = {}
+        for r in rows:
+            kind, label = self._decided[int(r)]
+            if kind == "mislabel" and label:
+                trusted[int(r)] = label
+            elif kind == "fine" and pd.notna(self.labels[r]):
+                trusted[int(r)] = str(self.labels[r])
+        votes: dict[int, dict[str, float]] = {}
+        for r, lab in trusted.items():
+            idx, sim = self._neighbours(r)
+            for j, s in zip(idx.tolist(), sim.tolist()):
+                votes.setdefault(j, {}).setdefault(lab, 0.0)
+                votes[j][lab] += s
+        self.trusted, self._votes = trusted, votes
+
+    def _label_term(self) -> np.ndarray:
+        adj = np.zeros(len(self.ids))
+        for j, v in self._votes.items():
+            own = v.get(str(self.labels[j]), 0.0)
+            adj[j] = self.neighbour_weight * 2.0 * (sum(v.values()) - 2 * own)
+        return adj
+
+    # --- the public queue -------------------------------------------------------------------
+    def ranking(self) -> pd.Series:
+        """Current scores of every undecided object (higher = more promising), best first."""
+        mask = self._undecided()
+        s = pd.Series(self._logit[mask], index=pd.Index(self.ids[mask], name="id"), name="score")
+        return s.iloc[np.argsort(-s.to_numpy(), kind="stable")]
+
+    def _undecided(self) -> np.ndarray:
+        mask = self._eligible.copy()
+        if self._decided:
+            mask[np.fromiter(self._decided, int)] = False
+        return mask
+
+    def next(self) -> str | None:
+        """The most promising undecided object (skipped ones after all others); None when none is left."""
+        mask = self._undecided()
+        skipped = [r for r in self._skipped if mask[r]]
+        mask[skipped] = False
+        if mask.any():
+            score = np.where(mask, self._logit, -np.inf)
+            return str(self.ids[int(np.argmax(score))])
+        return str(self.ids[skipped[0]]) if skipped else None
+
+    def decide(self, object_id: str, kind: str, *, label: str | None = None, note: str | None = None) -> dict | None:
+        """Store a decision about ``object_id``, then learn from it.
+
+        Parameters
+        ----------
+        object_id : str
+        kind : str
+            One of :data:`DECISIONS`; ``"mislabel"`` takes the corrected ``label``.
+        label : str, optional
+            The proposed (true) label, for ``mislabel``.
+        note : str, optional
+            Stored with the flag.
+
+        Returns
+        -------
+        dict or None
+            The stored flag (None for ``skip``, which is not stored).
+
+        Raises
+        ------
+        core.flags.FlagStoreError
+            If the store refuses or fails the write; the session is then unchanged.
+        """
+        if kind not in DECISIONS:
+            raise ReviewError(f"decision {kind!r} is not one of {', '.join(DECISIONS)}")
+        row = self._row.get_indexer([str(object_id)])[0]
+        if row < 0:
+            raise ReviewError(f"object {object_id!r} is not in this workspace's results")
+        if kind == "skip":
+            self._skipped.append(int(row))
+            return None
+        flag = self._store_call(lambda: self.store.add(self._session_id(), str(object_id), kind,
+                                                       proposed_label=label, note=note))
+        self._decided.pop(int(row), None)
+        self._decided[int(row)] = (kind, flag["proposed_label"])
+        self._history.append((str(object_id), kind))
+        self._update()
+        return flag
+
+    def undo(self, object_id: str | None = None) -> dict | None:
+        """Undo this user's latest decision on ``object_id`` (default: the last one of this session)."""
+        if object_id is None:
+            if not self._history:
+                return None
+            object_id = self._history[-1][0]
+        done = self._store_call(lambda: self.store.undo(self._session_id(), str(object_id)))
+        if done is not None:
+            for i in range(len(self._history) - 1, -1, -1):
+                if self._history[i][0] == str(object_id):
+                    del self._history[i]
+                    break
+        self.refresh()
+        return done
+
+    # --- what the session knows ---------------------------------------------------------------
+    def decisions(self) -> pd.DataFrame:
+        """The decisions the session learns from: ``id``, ``kind``, ``proposed_label``."""
+        rows = list(self._decided)
+        return pd.DataFrame({"id": self.ids[rows].astype(str) if rows else [],
+                             "kind": [self._decided[r][0] for r in rows],
+                             "proposed_label": [self._decided[r][1] for r in rows]})
+
+    def suggestions(self) -> pd.Series:
+        """The suggested label of every object: trusted neighbours' votes where any, else the static one."""
+        sug = self._prior_suggestion.copy()
+        for j, v in self._votes.items():
+            sug[j] = max(sorted(v), key=lambda lab: v[lab])
+        for r, lab in self.trusted.items():
+            sug[r] = lab
+        return pd.Series(sug, index=pd.Index(self.ids, name="id"), name="suggested_label")
+
+    def found(self) -> list[int]:
+        """Cumulative count of target decisions over this session's decisions (found per inspected)."""
+        positive = TARGETS[self.target].positive
+        return np.cumsum([k == positive for _, k in self._history]).astype(int).tolist()
+
+    def explain(self, top: int = 5) -> pd.Series:
+        """The features whose learned weights moved most from the prior (weight - prior weight)."""
+        d = pd.Series(self.weights - self._w0, index=self.feature_names)
+        return d.iloc[np.argsort(-np.abs(d.to_numpy()), kind="stable")[:top]]
