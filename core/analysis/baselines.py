@@ -6,6 +6,8 @@
   the catalogue or Lomb-Scargle, Lomb-Scargle power, amplitude, skewness, kurtosis, scatter, Fourier amplitude ratios and phase
   differences of the folded curve), a random forest with out-of-fold probabilities, and
   cleanlab's confident learning on them: the usual label-error pipeline.
+* :func:`within_class_zscore`: the astronomer's own first check: how far a star's log period and
+  amplitude sit from its class's median, in MAD units (the larger of the two).
 * :func:`kmeans_catalogue`: subgroups from a Gaussian mixture on the catalogue columns of one class.
 * AstroM3's centroid-distance method alone is the ``mislabel_centroid`` column of our results.
 """
@@ -16,7 +18,7 @@ import pandas as pd
 
 from core.progress import progress
 
-__all__ = ["catalogue_matrix", "iforest_catalogue", "lightcurve_features", "rf_cleanlab", "kmeans_catalogue",
+__all__ = ["catalogue_matrix", "iforest_catalogue", "within_class_zscore", "lightcurve_features", "rf_cleanlab", "kmeans_catalogue",
            "LC_FEATURES"]
 
 LC_FEATURES = ("log_period", "ls_power", "amplitude", "std", "mad", "skew", "kurtosis", "beyond1std",
@@ -40,6 +42,33 @@ def iforest_catalogue(objects: pd.DataFrame, columns: list[str], *, seed: int = 
 
     x = catalogue_matrix(objects, columns)
     return -IsolationForest(n_estimators=200, random_state=seed, n_jobs=1).fit(x).score_samples(x)
+
+
+def within_class_zscore(objects: pd.DataFrame, labels) -> np.ndarray:
+    """Largest robust z-score of ``log10 period`` and ``amplitude`` against the star's own class.
+
+    ``|x - median_class| / (1.4826 MAD_class)`` per column, the larger of the two; NaN for
+    unlabelled stars and where the sky has neither column.
+    """
+    from scipy.stats import median_abs_deviation
+
+    labels = pd.Series(np.asarray(labels, dtype=object), index=objects.index)
+    cols = {}
+    if "period" in objects:
+        p = pd.to_numeric(objects["period"], errors="coerce")
+        cols["log_period"] = np.log10(p.where(p > 0))
+    if "amplitude" in objects:
+        cols["amplitude"] = pd.to_numeric(objects["amplitude"], errors="coerce")
+    z = np.full((len(objects), max(len(cols), 1)), np.nan)
+    for j, v in enumerate(cols.values()):
+        for label, idx in labels.groupby(labels).groups.items():
+            rows = objects.index.get_indexer(idx)
+            x = v.to_numpy(dtype=float)[rows]
+            mad = median_abs_deviation(x, scale="normal", nan_policy="omit")
+            if np.isfinite(mad) and mad > 0:
+                z[rows, j] = np.abs(x - np.nanmedian(x)) / mad
+    with np.errstate(all="ignore"):
+        return np.where(np.isfinite(z).any(axis=1), np.nanmax(np.where(np.isfinite(z), z, -np.inf), axis=1), np.nan)
 
 
 def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray, period: float | None = None) -> list[float]:

@@ -29,7 +29,7 @@ from scipy.stats import chi2, median_abs_deviation
 
 __all__ = ["catalogue_features", "robust_class_stats", "catalogue_class_distance",
            "embedding_class_distance", "own_and_nearest", "explained_surprise", "calibrate_by_class",
-           "own_class_score", "explain_catalogue", "MIN_MEMBERS", "FEATURE_DISPLAY"]
+           "own_class_score", "explain_catalogue", "explain", "SPACE_WORDS", "MIN_MEMBERS", "FEATURE_DISPLAY"]
 
 #: Classes with fewer members than this get no conditional score (their statistics are noise).
 MIN_MEMBERS = 30
@@ -192,17 +192,22 @@ def own_and_nearest(surprise: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np
     return own, nearest
 
 
-def explained_surprise(surprise: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+def explained_surprise(surprise: np.ndarray, y: np.ndarray, probs: np.ndarray, *,
+                       min_prob: float = 0.05) -> np.ndarray:
     """The surprise for the object's own class, unless the classes it most likely belongs to explain it.
 
-    ``min(own, E_p[surprise])`` with ``p`` the object's class probabilities: a mislabelled object
-    is odd for the label it carries but ordinary for its true class (so it is left to the label-error
-    score); an object of a kind the label set lacks is odd for every class it might be.
+    ``min(own, E_p[surprise])`` with ``p`` the object's class probabilities, counting only classes
+    with ``p >= min_prob`` (a 2 % chance of a class a thousand sigma away would otherwise dominate
+    the mean): a mislabelled object is odd for the label it carries but ordinary for its true class
+    (so it is left to the label-error score); an object of a kind the label set lacks is odd for
+    every class it might be. Measured (planted CRTS seed 0 / demo seed 0, anomaly AP of the
+    own-class part): own surprise alone 0.43 / -, ``min_prob`` 0: 0.546 / 0.678, 0.05: 0.551 / 0.753.
     """
     own, _ = own_and_nearest(surprise, y)
     if probs.shape[1] != surprise.shape[1]:
         return own
-    w = np.where(np.isfinite(surprise), np.nan_to_num(probs), 0.0)
+    p = np.nan_to_num(probs)
+    w = np.where(np.isfinite(surprise) & (p >= min_prob), p, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = (w * np.nan_to_num(surprise)).sum(axis=1) / w.sum(axis=1)
     return np.fmin(own, np.where(np.isfinite(expected), expected, own))
@@ -226,7 +231,7 @@ def calibrate_by_class(score: np.ndarray, y: np.ndarray, n_classes: int, *, q: f
 
 
 def own_class_score(catalogue: np.ndarray, embedding: dict[str, np.ndarray], y: np.ndarray,
-                    probs: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+                    probs: np.ndarray, weights: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The "odd for its own class" detector: explained, calibrated surprises combined with Fisher's method.
 
     Parameters
@@ -236,6 +241,11 @@ def own_class_score(catalogue: np.ndarray, embedding: dict[str, np.ndarray], y: 
     y : (n,) label index, -1 unlabelled
     probs : (n, C) class probabilities (the label-error ensemble's)
     weights : ``{"catalogue": w, space: w, ...}`` (missing spaces weigh nothing)
+
+    Returns
+    -------
+    score : (n,) float in (0, 1], NaN where no part applies
+    parts : name -> (n,) calibrated surprise of each part (for explanations)
     """
     from core.analysis.scores import combine_ranks
 
@@ -244,8 +254,32 @@ def own_class_score(catalogue: np.ndarray, embedding: dict[str, np.ndarray], y: 
     cal = {k: calibrate_by_class(explained_surprise(v, y, probs), y, n_classes) for k, v in parts.items()}
     w = {k: weights.get(k, 0.0) for k in cal if np.isfinite(cal[k]).any()}
     if not any(w.values()):
-        return np.full(len(y), np.nan)
-    return combine_ranks(cal, w)
+        return np.full(len(y), np.nan), cal
+    return combine_ranks(cal, w), cal
+
+
+#: How each embedding space is named in explanations.
+SPACE_WORDS = {"photometry": "light curve", "spectra": "spectrum", "metadata": "catalogue metadata",
+               "fused": "combined views"}
+
+
+def explain(features: pd.DataFrame, med: np.ndarray, mad: np.ndarray, calibrated: dict[str, np.ndarray],
+            y: np.ndarray, classes: list[str], *, threshold: float = 3.0) -> np.ndarray:
+    """Why each object is odd for its class, in words: the catalogue column first, then the views.
+
+    ``"period 12.0 d: 41 MAD above the RRAB median 0.583 d; light curve unlike other RRAB"``; an
+    embedding space is named when its calibrated surprise is ``threshold`` times the class's
+    90th-percentile spread. Empty where nothing stands out.
+    """
+    out = explain_catalogue(features, med, mad, y, classes, threshold=threshold)
+    for space, v in calibrated.items():
+        if space == "catalogue" or space not in SPACE_WORDS:
+            continue
+        hot = np.flatnonzero(np.nan_to_num(v, nan=-np.inf) >= threshold)
+        for r in hot:
+            words = f"{SPACE_WORDS[space]} unlike other {classes[y[r]]}"
+            out[r] = f"{out[r]}; {words}" if out[r] else words
+    return out
 
 
 def _fmt(v: float) -> str:
@@ -259,7 +293,7 @@ def explain_catalogue(features: pd.DataFrame, med: np.ndarray, mad: np.ndarray, 
     Examples: ``"period 12.0 d: 41 MAD above the RRAB median 0.583 d"``.
     """
     out = np.full(len(features), "", dtype=object)
-    if features.shape[1] == 0:
+    if features.shape[1] == 0 or len(med) == 0:
         return out
     vals = features.to_numpy(dtype=float)
     yy = np.where(y >= 0, y, 0)

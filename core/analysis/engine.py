@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from core import schema
-from core.analysis import clustering, crossmodal, mislabels, outliers, projection, votes
+from core.analysis import clustering, conditional, crossmodal, mislabels, outliers, projection, votes
 from core.analysis.embeddings import load_embeddings, normalise_rows
 from core.analysis.neighbors import knn
 from core.analysis.results import assemble_results, write_results
+from core.analysis.scores import rank_normalise
 from core.analysis.similarity import INDEX_DIR, build_index
 from core.errors import WorkspaceError
 from core.progress import progress
@@ -28,7 +29,7 @@ from core.workspace import Workspace
 __all__ = ["analyze", "place", "ANALYSIS_VERSION", "analysis_inputs", "analysis_is_fresh"]
 
 #: Bumped when the scoring changes, so old results are recomputed.
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -48,8 +49,11 @@ def analysis_inputs(sky: Sky, ws: Workspace, params: dict) -> dict:
     if not ws.embeddings_path.exists():
         raise WorkspaceError(f"{ws.embeddings_path}: embeddings not found; run "
                              f"`astrom3 embed {sky.path} --workspace {ws.path}` (or `astrom3 run`) first")
+    from core import scores
+
     return {"sky": sky.fingerprint, "embeddings": file_fingerprint(ws.embeddings_path),
-            "params": params, "version": ANALYSIS_VERSION}
+            "params": params, "version": ANALYSIS_VERSION,
+            "scores": sorted(s.name for s in scores.REGISTRY.values() if s.compute is not None)}
 
 
 def _params(umap_sample=50000, seed=0, min_cluster_size=None, k=15, folds=5) -> dict:
@@ -223,7 +227,10 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
         iso[rows] = outliers.iforest_scores(emb.vectors[fused][rows], seed=seed)
         class_part = outliers.class_distance_score(emb.vectors, emb.present, mods, y,
                                                    p if C >= 2 else np.zeros((n, 0)))
-        cols.update(outliers.combine_outlier_scores(knn_fused, knn_mod, iso, glosh, class_part))
+        own = _own_class_parts(sky, emb, mods, y, classes, p if C >= 2 else np.zeros((n, 0)), seed)
+        cols.update(outliers.combine_outlier_scores(knn_fused, knn_mod, iso, glosh, class_part,
+                                                    own_class=own.pop("own_class")))
+        cols.update(own)
         timings["outliers"] = time.perf_counter() - t
         step("outliers")
 
@@ -236,6 +243,8 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
         timings["cross-modal"] = time.perf_counter() - t
         step("cross-modal")
 
+        cols.update(_registered_scores(emb, labels, classes, y, cols, sky, seed))
+
         t = time.perf_counter()
         build_index(ws, emb, labels)
         timings["index"] = time.perf_counter() - t
@@ -246,12 +255,46 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
             cols[f"has_{s}"] = emb.present[s]
         df = assemble_results(emb.ids, labels, cols)
         meta = {**inputs, "classes": classes, "embeddings_meta": emb.fingerprint, "timings": timings,
-                "weights": {"outlier": outliers.WEIGHTS, "mislabel": mislabels.WEIGHTS,
+                "weights": {"outlier": outliers.WEIGHTS, "outlier_own_class": outliers.OWN_CLASS_WEIGHTS,
+                            "mislabel": mislabels.WEIGHTS,
                             "crossmodal": crossmodal.WEIGHTS}}
         write_results(df, ws.results_path, meta)
         ws.record(schema.RESULTS_FILE, inputs)
         step("write")
     return ws.results_path
+
+
+def _registered_scores(emb, labels, classes, y, cols, sky: Sky, seed: int) -> dict[str, np.ndarray]:
+    """The columns of every registered score that brings its own ``compute`` (:mod:`core.scores`)."""
+    from core import scores
+
+    todo = [s for s in scores.REGISTRY.values() if s.compute is not None]
+    if not todo:
+        return {}
+    inputs = scores.ScoreInputs(ids=np.asarray(emb.ids), labels=labels, classes=classes, y=y, columns=cols,
+                                vectors=emb.vectors, present=emb.present,
+                                objects=sky.objects.set_index("id").reindex(emb.ids), seed=seed)
+    out = {}
+    for s in todo:
+        v = np.asarray(s.compute(inputs), dtype=float)
+        if v.shape != (len(y),):
+            raise ValueError(f"score {s.name!r}: compute returned shape {v.shape}, expected ({len(y)},)")
+        out[s.name] = v
+    return out
+
+
+def _own_class_parts(sky: Sky, emb, mods: list[str], y: np.ndarray, classes: list[str], probs: np.ndarray,
+                     seed: int) -> dict[str, np.ndarray]:
+    """The "odd for its own class" detector and its explanation (:mod:`core.analysis.conditional`)."""
+    objects = sky.objects.set_index("id").reindex(emb.ids)
+    feats = conditional.catalogue_features(objects)
+    n_classes = len(classes)
+    cat, med, mad = conditional.catalogue_class_distance(feats, y, n_classes, seed=seed)
+    spaces = {m: conditional.embedding_class_distance(emb.vectors[m], emb.present[m], y, n_classes, seed=seed)
+              for m in mods if m in outliers.OWN_CLASS_WEIGHTS and emb.present[m].any()}
+    own, calibrated = conditional.own_class_score(cat, spaces, y, probs, outliers.OWN_CLASS_WEIGHTS)
+    return {"own_class": own, "outlier_catalogue": rank_normalise(calibrated["catalogue"]),
+            "outlier_why": conditional.explain(feats, med, mad, calibrated, y, classes)}
 
 
 def place(workspace, vectors: np.ndarray):

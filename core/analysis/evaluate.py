@@ -42,8 +42,10 @@ def detection_metrics(y_true, score) -> dict:
     s = np.where(ok, s, (s[ok].min() - 1.0) if ok.any() else 0.0)
     if y.all() or not y.any():
         return {"n_positive": int(y.sum()), "auroc": None, "ap": None}
+    order = np.argsort(-s, kind="stable")
     return {"n_positive": int(y.sum()), "auroc": float(roc_auc_score(y, s)),
-            "ap": float(average_precision_score(y, s)), "base_rate": float(y.mean())}
+            "ap": float(average_precision_score(y, s)), "base_rate": float(y.mean()),
+            "found_top_100": int(y[order[:100]].sum()), "found_top_500": int(y[order[:500]].sum())}
 
 
 def label_error_metrics(is_error, score, suggested=None, true_label=None, *, top_share: float = 0.02) -> dict:
@@ -134,32 +136,24 @@ def evaluate(workspace, truth, *, sky=None, baselines: bool = True, seed: int = 
                     "label_errors": {}, "anomalies": {}, "crossmatch": {}, "subclasses": {}}
     is_err = t["is_mislabeled"].fillna(False).astype(bool).to_numpy()[labelled]
     true_label = t["true_label"].to_numpy(dtype=object)[labelled]
-    le = report["label_errors"]
-    le["ours"] = label_error_metrics(is_err, res["mislabel_score"].to_numpy()[labelled],
-                                     res["suggested_label"].to_numpy(dtype=object)[labelled], true_label)
-    for part in ("centroid", "knn", "cleanlab"):
-        col = f"mislabel_{part}"
-        if col in res:
-            sug = res.get(f"{col}_class")
-            le[f"ours: {part} only" if part != "centroid" else "AstroM3 centroid distance (paper)"] = \
-                label_error_metrics(is_err, res[col].to_numpy()[labelled],
-                                    None if sug is None else sug.to_numpy(dtype=object)[labelled], true_label)
     anom = t["anomaly_kind"].notna().to_numpy() if "anomaly_kind" in t else np.zeros(len(t), bool)
-    report["anomalies"]["ours"] = detection_metrics(anom, res["outlier_score"])
-    for part in ("class", "knn", "iforest", "glosh"):
-        if f"outlier_{part}" in res:
-            name = "class distance" if part == "class" else part
-            report["anomalies"][f"ours: {name} only"] = detection_metrics(anom, res[f"outlier_{part}"])
-    if anom.any():
-        report["anomalies"]["by_kind"] = {
-            str(kind): detection_metrics(((t["anomaly_kind"] == kind).to_numpy()[~anom | (t["anomaly_kind"] == kind).to_numpy()]),
-                                         res["outlier_score"].to_numpy()[~anom | (t["anomaly_kind"] == kind).to_numpy()])
-            for kind in sorted(t["anomaly_kind"].dropna().unique())}
     xm = t["is_crossmatch_error"].fillna(False).astype(bool).to_numpy() if "is_crossmatch_error" in t else np.zeros(len(t), bool)
-    report["crossmatch"]["ours"] = detection_metrics(xm, res["crossmodal_score"])
-    for part in ("pair", "votes"):
-        if f"crossmodal_{part}" in res:
-            report["crossmatch"][f"ours: {part} only"] = detection_metrics(xm, res[f"crossmodal_{part}"])
+    truths = {"label_errors": is_err, "anomalies": anom, "crossmatch": xm}
+    for score in registered_scores(res):
+        section = report[score.target]
+        name = _method_name(score)
+        if score.target == "label_errors":
+            sug = res.get("suggested_label" if score.headline else f"{score.name}_class")
+            section[name] = label_error_metrics(is_err, res[score.name].to_numpy()[labelled],
+                                                None if sug is None else sug.to_numpy(dtype=object)[labelled],
+                                                true_label)
+        else:
+            section[name] = detection_metrics(truths[score.target], res[score.name])
+    if anom.any():
+        kind = t["anomaly_kind"].to_numpy(dtype=object)
+        report["anomalies"]["by_kind"] = {
+            str(k): detection_metrics((kind == k)[~anom | (kind == k)], res["outlier_score"].to_numpy()[~anom | (kind == k)])
+            for k in sorted(t["anomaly_kind"].dropna().unique())}
     report["crossmatch"]["ours: outlier_score"] = detection_metrics(xm, res["outlier_score"])
 
     if sky is not None and baselines:
@@ -173,6 +167,23 @@ def evaluate(workspace, truth, *, sky=None, baselines: bool = True, seed: int = 
             report["subclasses"][label] = _subclass_metrics(ws, sky, label, res, t, seed, find_subclasses, baselines)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def registered_scores(results: pd.DataFrame) -> list:
+    """The registry's scores that have a truth target and a column in ``results``, headline ones first."""
+    from core import scores
+
+    present = [s for s in scores.REGISTRY.values() if s.target is not None and s.name in results]
+    return sorted(present, key=lambda s: not s.headline)
+
+
+def _method_name(score) -> str:
+    """How a score is named in the report: "ours" for a headline score, else "ours: <name> only"."""
+    if score.headline:
+        return "ours"
+    if score.name == "mislabel_centroid":
+        return "AstroM3 centroid distance (paper)"
+    return f"ours: {score.name.split('_', 1)[-1].replace('_', ' ')} only"
 
 
 def _subclass_metrics(ws, sky, label, res, t, seed, find_subclasses, baselines) -> dict:
@@ -209,6 +220,17 @@ def _baselines(report, ws, sky, res, t, labelled, is_err, true_label, anom, xm, 
         iso = bl.iforest_catalogue(objects, cols, seed=seed)
         report["anomalies"]["isolation forest on catalogue"] = detection_metrics(anom, iso)
         report["crossmatch"]["isolation forest on catalogue"] = detection_metrics(xm, iso)
+    labels = res["label"].to_numpy(dtype=object)
+    z = bl.within_class_zscore(objects, labels)
+    if np.isfinite(z).any():
+        report["anomalies"]["within-class catalogue z-score"] = detection_metrics(anom, z)
+    if cols and labelled.sum() > 20:
+        classes = sorted(set(res["label"].dropna()))
+        y = np.array([classes.index(v) if isinstance(v, str) and v in classes else -1 for v in labels])
+        score, probs = bl.rf_cleanlab(bl.catalogue_matrix(objects, cols), y, len(classes), seed=seed)
+        sug = np.array([classes[i] for i in np.argmax(np.nan_to_num(probs, nan=-1), axis=1)], dtype=object)
+        report["label_errors"]["random-forest self-confidence on catalogue columns"] = label_error_metrics(
+            is_err, score[labelled], sug[labelled], true_label)
     if sky.has_lightcurves and labelled.sum() > 20:
         cache = ws.artifact("baselines") / "lightcurve_features.parquet"
         if cache.exists() and read_parquet_meta(cache).get("sky") == sky.fingerprint:
@@ -252,11 +274,13 @@ def to_markdown(report: dict, *, title: str = "Discovery scores against the plan
     first = next(iter(report["label_errors"].values()), {})
     lines += ["", f"Planted label errors: {first.get('n_positive', 0)}.", ""]
     for key, title_ in (("anomalies", "Anomalies (`outlier_score`)"), ("crossmatch", "Cross-match errors (`crossmodal_score`)")):
-        lines += [f"## {title_}", "", "| method | AUROC | AP | positives |", "|---|---|---|---|"]
+        lines += [f"## {title_}", "", "| method | AUROC | AP | found in top 100 | top 500 | positives |",
+                  "|---|---|---|---|---|---|"]
         for name, m in report[key].items():
             if name == "by_kind":
                 continue
-            lines.append(f"| {name} | {_fmt(m.get('auroc'))} | {_fmt(m.get('ap'))} | {m.get('n_positive')} |")
+            lines.append(f"| {name} | {_fmt(m.get('auroc'))} | {_fmt(m.get('ap'))} | {_fmt(m.get('found_top_100'))} | "
+                         f"{_fmt(m.get('found_top_500'))} | {m.get('n_positive')} |")
         if key == "anomalies" and report[key].get("by_kind"):
             lines += ["", "By planted kind (ours, each kind against all non-anomalies):", "",
                       "| kind | AUROC | AP | n |", "|---|---|---|---|"]

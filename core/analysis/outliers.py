@@ -33,11 +33,14 @@ import numpy as np
 from core.analysis.neighbors import knn
 from core.analysis.scores import combine_ranks, rank_normalise
 
-__all__ = ["WEIGHTS", "knn_distance", "iforest_scores", "modality_knn_distance", "class_distances",
+__all__ = ["WEIGHTS", "OWN_CLASS_WEIGHTS", "knn_distance", "iforest_scores", "modality_knn_distance", "class_distances",
            "class_distance_score", "combine_outlier_scores"]
 
 #: Weights of the detectors in ``outlier_score`` (Fisher's method, see the module docstring).
-WEIGHTS: dict[str, float] = {"class": 0.7, "glosh": 0.15, "knn": 0.1, "iforest": 0.05}
+WEIGHTS: dict[str, float] = {"own_class": 1.0, "class": 0.15, "glosh": 0.05, "knn": 0.025, "iforest": 0.0}
+
+#: Weights of the catalogue and embedding spaces inside the own-class part (:mod:`conditional`).
+OWN_CLASS_WEIGHTS: dict[str, float] = {"catalogue": 3.0, "photometry": 1.0, "spectra": 1.0}
 
 
 def knn_distance(sim: np.ndarray) -> np.ndarray:
@@ -148,17 +151,21 @@ def class_distance_score(vectors: dict[str, np.ndarray], present: dict[str, np.n
 
 def combine_outlier_scores(knn_fused: np.ndarray, knn_modalities: dict[str, np.ndarray],
                            iforest: np.ndarray, glosh: np.ndarray,
-                           class_part: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                           class_part: np.ndarray | None = None,
+                           own_class: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The detail columns and the combined ``outlier_score`` (see the module docstring)."""
     ranks = [rank_normalise(knn_fused)] + [rank_normalise(v) for v in knn_modalities.values()]
     stacked = np.vstack(ranks)
     with np.errstate(all="ignore"):
         knn_part = np.where(np.isfinite(stacked).any(axis=0),
                             np.nanmax(np.where(np.isfinite(stacked), stacked, -1), axis=0), np.nan)
-    class_part = np.full(len(knn_fused), np.nan) if class_part is None else class_part
-    parts = {"class": class_part, "knn": knn_part, "iforest": iforest, "glosh": glosh}
+    nothing = np.full(len(knn_fused), np.nan)
+    class_part = nothing if class_part is None else class_part
+    own_class = nothing if own_class is None else own_class
+    parts = {"own_class": own_class, "class": class_part, "knn": knn_part, "iforest": iforest, "glosh": glosh}
     return {
         "outlier_score": combine_ranks(parts, WEIGHTS),
+        "outlier_own_class": rank_normalise(own_class),
         "outlier_class": rank_normalise(class_part),
         "outlier_knn": rank_normalise(knn_part),
         "outlier_iforest": rank_normalise(iforest),
