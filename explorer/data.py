@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pandas as pd
 
 from core.errors import AstroM3Error
 
-__all__ = ["WorkspaceData", "load_workspace", "class_ranges", "open_flag_store", "default_user",
-           "results_ready", "session_info", "score_columns"]
+__all__ = ["WorkspaceData", "ObjectData", "load_workspace", "class_ranges", "open_flag_store", "default_user",
+           "results_ready", "session_info", "score_columns", "object_data", "lightcurve_period"]
 
 _LOCK = threading.Lock()
 _CACHE: dict = {}
@@ -37,6 +38,55 @@ class WorkspaceData:
     flag_store: object = None
     flag_error: str | None = None
     session_info: dict = field(default_factory=dict)
+    object_index: pd.Index = field(init=False, repr=False)  # sky.objects row of each id (no table scans)
+
+    def __post_init__(self):
+        self.object_index = pd.Index(self.sky.objects["id"].astype(str))
+        self._objects: OrderedDict = OrderedDict()  # id -> ObjectData, the most recent first out last
+        self._read_lock = threading.Lock()           # the sky's lazy readers are not thread-safe
+
+    def meta_row(self, object_id: str) -> pd.Series | None:
+        """The catalogue row (``sky.objects``) of one object, looked up by index; None if unknown."""
+        i = self.object_index.get_indexer([str(object_id)])[0]
+        return None if i < 0 else self.sky.objects.iloc[i]
+
+
+@dataclass(frozen=True)
+class ObjectData:
+    """What the inspector shows of one object, read once: light curve, spectrum, catalogue row and period."""
+
+    id: str
+    lightcurve: object | None
+    spectrum: object | None
+    meta: pd.Series | None
+    period: float | None  # the catalogue's (``period`` column), None when absent or not positive
+
+
+#: How many objects' data :func:`object_data` keeps per workspace (focus history + prefetched suspects).
+OBJECT_CACHE = 64
+
+
+def object_data(data: WorkspaceData, object_id: str) -> ObjectData:
+    """One object's :class:`ObjectData`, cached per workspace (shared by sessions, safe across threads)."""
+    oid = str(object_id)
+    with data._read_lock:
+        hit = data._objects.get(oid)
+        if hit is not None:
+            data._objects.move_to_end(oid)
+            return hit
+        sky = data.sky
+        lc = sky.lightcurve(oid) if sky.has_lightcurves else None
+        spec = sky.spectrum(oid) if sky.has_spectra else None
+        meta = data.meta_row(oid)
+        p = meta.get("period") if meta is not None else None
+        try:
+            p = float(p) if p is not None and np.isfinite(float(p)) and float(p) > 0 else None
+        except (TypeError, ValueError):
+            p = None
+        out = data._objects[oid] = ObjectData(oid, lc, spec, meta, p)
+        while len(data._objects) > OBJECT_CACHE:
+            data._objects.popitem(last=False)
+        return out
 
 
 def default_user() -> str:
@@ -153,10 +203,4 @@ def load_workspace(sky_path, workspace_path, *, reload: bool = False) -> Workspa
 
 def lightcurve_period(data: WorkspaceData, object_id: str) -> float | None:
     """The catalogue period of an object (``period`` column of the sky), if any."""
-    meta = data.sky.objects
-    if "period" not in meta:
-        return None
-    v = meta.loc[meta["id"].astype(str) == str(object_id), "period"]
-    if len(v) == 0 or not np.isfinite(v.iloc[0]) or v.iloc[0] <= 0:
-        return None
-    return float(v.iloc[0])
+    return object_data(data, object_id).period

@@ -81,6 +81,7 @@ class ExplorerState(param.Parameterized):
     class_filter = param.ListSelector(default=[], objects=[], doc="Keep only these labels (empty: all).")
     cluster_filter = param.ListSelector(default=[], objects=[], doc="Keep only these clusters (empty: all).")
     score_ranges = param.Dict(default={}, doc="Headline score -> (low, high) the score filter keeps.")
+    upcoming = param.List(default=[], doc="Ids likely focused next (the review queue's next suspects): prefetched.")
     flags = param.Dict(default={}, doc="Object id -> current flag kind (this workspace's store).")
     flags_version = param.Integer(default=0, doc="Bumped whenever a flag changes.")
     user = param.String(default="astronomer")

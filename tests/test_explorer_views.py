@@ -69,46 +69,51 @@ def test_fold_phase_in_unit_interval():
         fold_phase(t, 0)
 
 
-def test_folded_plot_dimensions():
-    from explorer.views.inspector import folded_plot, raw_lightcurve_plot
+def test_folded_and_raw_data():
+    from explorer.views.figures import folded_data, lightcurve_data
 
     lc = _lc()
-    folded = folded_plot(lc, 0.5)
-    scatter = folded.get(1)
-    assert isinstance(scatter, hv.Scatter) and isinstance(folded.get(0), hv.ErrorBars)
-    assert [d.name for d in scatter.kdims] == ["phase"] and [d.name for d in scatter.vdims] == ["value"]
-    ph = scatter.dimension_values("phase")
-    assert ph.min() >= 0 and ph.max() < 1 and len(ph) == len(lc)
-    raw = raw_lightcurve_plot(lc)
-    assert raw.get(1).kdims[0].name == "time"
-    assert [d.name for d in raw.get(0).vdims] == ["value", "error"]
+    folded = folded_data(lc, 0.5)
+    assert set(folded) == {"x", "y", "lo", "hi"}
+    assert folded["x"].min() >= 0 and folded["x"].max() < 1 and len(folded["x"]) == len(lc)
+    assert np.allclose(folded["hi"] - folded["lo"], 2 * lc.error) and np.array_equal(folded["y"], lc.value)
+    raw = lightcurve_data(lc)
+    assert np.array_equal(raw["x"], lc.time) and np.allclose(raw["hi"] - raw["y"], lc.error)
 
 
-def test_periodogram_finds_the_period():
-    from explorer.views.inspector import periodogram, periodogram_plot
+def test_periodogram_finds_the_period_and_marks_it():
+    from explorer.views.figures import InspectorFigures
+    from explorer.views.inspector import periodogram
 
     p, power = periodogram(_lc(period=0.5), 0.1, 5.0, n=4000)
     assert abs(p[np.argmax(power)] - 0.5) < 0.01
-    plot = periodogram_plot(p, power, chosen=0.5)
-    assert isinstance(plot.get(0), hv.Curve) and isinstance(plot.get(1), hv.VLine)
+    f = InspectorFigures()
+    f.show_periodogram((p, power), 0.5)
+    assert len(f.pg_src.data["period"]) == 4000 and f.pg_mark.location == 0.5
+    assert (f.pg.x_range.start, f.pg.x_range.end) == pytest.approx((0.1, 5.0))
+    f.show_periodogram(None, None)
+    assert len(f.pg_src.data["period"]) == 0 and f.pg_mark.location is None
 
 
 def test_spectrum_lines_marked():
-    from explorer.views.inspector import SPECTRAL_LINES, spectrum_plot
+    from explorer.views.figures import SPECTRAL_LINES, InspectorFigures, spectrum_data
 
     wl = np.linspace(3800, 9000, 500)
-    plot = spectrum_plot(Spectrum("x", wl, np.ones_like(wl), np.full_like(wl, 0.1)))
-    assert [type(e) for e in plot] == [hv.Curve, hv.Rectangles, hv.Segments, hv.Labels]
-    segs, spans, labels = plot.get(2), plot.get(1), plot.get(3)
-    texts = set(labels.dimension_values("text"))
+    parts = spectrum_data(Spectrum("x", wl, np.ones_like(wl), np.full_like(wl, 0.1)))
+    assert list(parts) == ["curve", "bands", "lines"]
+    texts = set(parts["lines"]["name"])
     assert {"H\u03b1", "H\u03b2", "Ca II K", "Ca II H", "Na D", "Ca II 8542"} <= texts
-    assert len(segs) == len(texts) == len(SPECTRAL_LINES)  # every line lies inside 3800-9000 A
-    assert sorted(segs.dimension_values("wavelength")) == sorted(SPECTRAL_LINES.values())
-    assert len(spans) == 7 and set(spans.dimension_values("band")) == {"TiO", "C2"}
+    assert len(parts["lines"]["x"]) == len(texts) == len(SPECTRAL_LINES)  # every line lies inside 3800-9000 A
+    assert sorted(parts["lines"]["x"]) == sorted(SPECTRAL_LINES.values())
+    assert len(parts["bands"]["left"]) == 7 and set(parts["bands"]["band"]) == {"TiO", "C2"}
     # a red-only spectrum shows no blue lines
-    red = spectrum_plot(Spectrum("y", np.linspace(6000, 9000, 100), np.ones(100), np.ones(100)))
-    red_texts = set(red.get(3).dimension_values("text"))
-    assert "Ca II K" not in red_texts and "H\u03b1" in red_texts
+    red = spectrum_data(Spectrum("y", np.linspace(6000, 9000, 100), np.ones(100), np.ones(100)))
+    assert "Ca II K" not in red["lines"]["name"] and "H\u03b1" in red["lines"]["name"]
+    f = InspectorFigures()  # the figure's sources receive exactly these columns
+    f.show_spectrum(Spectrum("x", wl, np.ones_like(wl), np.full_like(wl, 0.1)))
+    assert list(f.spec_src["lines"].data["name"]) == parts["lines"]["name"] and f.spec.title.text == "Spectrum"
+    f.show_spectrum(None)
+    assert len(f.spec_src["curve"].data["x"]) == 0 and f.spec.title.text == "No spectrum"
 
 
 def test_metadata_frame_and_votes_escape():
@@ -175,6 +180,15 @@ def test_map_streams_select(views):
     assert state.focus == r["id"]
 
 
+def test_focus_redraws_the_star_not_the_selection(views):
+    mv, state = views["map"], views["state"]
+    state.select_ids(["s00001", "s00002"])
+    marks, star = mv._remark.counter, mv._refocus.counter
+    state.focus_on("s00003")
+    assert (mv._remark.counter, mv._refocus.counter) == (marks, star + 1)
+    assert list(mv._focused().dimension_values("id")) == ["s00003"] and len(mv._selected()) == 2
+
+
 def test_highlight_marks_selection_and_focus(views):
     from explorer.views.map import highlight_points, map_frame
 
@@ -223,20 +237,94 @@ def test_table_click_focuses(views):
 def test_inspector_draws_on_focus(views):
     state, insp = views["state"], views["inspector"]
     state.focus_on("s00001")  # RRAB, period ~0.55, has a spectrum
-    folded = insp._folded_plot()
-    assert isinstance(folded, hv.Overlay)
-    ph = folded.get(1).dimension_values("phase")
-    assert ph.min() >= 0 and ph.max() < 1
-    assert insp.period == pytest.approx(views["state"]._store and insp.period)
+    f = insp.figures
+    ph = np.asarray(f.folded_src.data["x"])
+    assert len(ph) == len(insp._lc) and ph.min() >= 0 and ph.max() < 1
+    assert insp.period == pytest.approx(insp.data.sky.objects.set_index("id").loc["s00001", "period"])
+    assert f.folded.title.text == f"Folded at P = {insp.period:.6g} d"
     p0 = insp.period
     insp._scale(2.0)
     assert insp.period == pytest.approx(2 * p0)
+    assert f.folded.title.text == f"Folded at P = {2 * p0:.6g} d"
     insp._scale(0.5)
-    assert len(insp._spec_plot().get(2)) > 0  # lines marked on this object's spectrum
+    assert len(f.spec_src["lines"].data["x"]) > 0  # lines marked on this object's spectrum
     assert "s00001" in insp._title.object
     assert set(insp._meta.value["column"]) >= {"period", "parallax"}
     # neighbours: core.analysis.similar needs an index this fake workspace lacks -> a clear message
     assert insp._neigh.objects
+
+
+def test_inspector_figures_are_built_once_and_only_their_data_changes(views):
+    """A focus assigns new data to the same Bokeh figures and sources; nothing is rebuilt."""
+    from bokeh.document import Document
+
+    state, insp = views["state"], views["inspector"]
+    f = insp.figures
+    models = [f.raw, f.folded, f.pg, f.spec, f.raw_src, f.folded_src, f.pg_src, *f.spec_src.values()]
+    root = insp.__panel__().get_root(Document())
+    assert {id(m) for m in models} <= {id(m) for m in root.references()}
+    for oid in ("s00001", "s00002", "s00005"):
+        state.focus_on(oid)
+        assert [f.raw, f.folded, f.pg, f.spec] == models[:4]
+        assert np.array_equal(f.raw_src.data["x"], insp._lc.time)
+    assert [id(m) for m in (f.raw, f.folded, f.pg, f.spec, f.raw_src, f.folded_src, f.pg_src)] == \
+        [id(m) for m in models[:7]]
+
+
+def test_periodogram_only_while_its_panel_is_open(views):
+    state, insp = views["state"], views["inspector"]
+    f = insp.figures
+    state.focus_on("s00001")  # has a catalogue period: no periodogram needed to fold
+    assert insp._pg_card.collapsed and insp._pgram is None and len(f.pg_src.data["period"]) == 0
+    insp._pg_card.collapsed = False  # opening the panel computes it for the focused object
+    assert insp._pgram is not None and len(f.pg_src.data["period"]) == 3000
+    assert f.pg_mark.location == pytest.approx(insp.period)
+    state.focus_on("s00002")  # while open, every focus draws it
+    assert len(f.pg_src.data["period"]) == 3000 and "s00002" in insp._pgrams
+    insp._pg_card.collapsed = True
+    state.focus_on("s00005")
+    assert "s00005" not in insp._pgrams and len(f.pg_src.data["period"]) == 0
+    insp._best()  # "LS peak" computes it when needed, closed or not
+    periods, power = insp._pgrams["s00005"]
+    assert insp.period == periods[np.argmax(power)]
+
+
+def test_periodogram_click_folds_at_the_clicked_period(views):
+    from bokeh.events import Tap
+
+    state, insp = views["state"], views["inspector"]
+    state.focus_on("s00001")
+    insp.figures.pg._trigger_event(Tap(insp.figures.pg, x=0.731, y=0.2))
+    assert insp.period == pytest.approx(0.731)
+    assert insp.figures.folded.title.text == "Folded at P = 0.731 d" and insp.figures.pg_mark.location == 0.731
+
+
+def test_review_queue_prefetches_the_next_suspects(views):
+    from explorer.views.review import PREFETCH
+
+    rv, state, insp = views["review"], views["state"], views["inspector"]
+    rv.rebuild()
+    assert state.upcoming == rv.queue[1:1 + PREFETCH]
+    insp._prefetching.result(timeout=30)
+    cached = insp.data._objects
+    assert set(state.upcoming) <= set(cached)
+    nxt = state.upcoming[0]
+    obj = cached[nxt]
+    rv.act("skip")
+    assert state.focus == nxt and insp._obj is obj  # drawn from what was read ahead
+    assert state.upcoming == rv.queue[2:2 + PREFETCH]
+
+
+def test_object_data_by_index(data):
+    from explorer.data import lightcurve_period, object_data
+
+    objects = data.sky.objects
+    for oid in ("s00000", "s00013", objects["id"].iloc[-1]):
+        obj = object_data(data, oid)
+        assert obj.meta["id"] == oid and obj.lightcurve.id == oid
+        assert obj.period == pytest.approx(objects.set_index("id").loc[oid, "period"])
+        assert lightcurve_period(data, oid) == obj.period and object_data(data, oid) is obj
+    assert data.meta_row("nope") is None
 
 
 def test_inspector_neighbours_with_fake_similar(views, monkeypatch):
@@ -429,19 +517,21 @@ def serve_args(**kw):
 
 
 def test_inspector_plots_follow_the_focused_object(views):
-    """The DynamicMaps update their axes to each new object (they start empty, on 0..1)."""
+    """The figures' ranges follow each new object (they start empty, on 0..1)."""
     state, insp = views["state"], views["inspector"]
-    renderer = hv.renderer("bokeh")
-    plots = {name: renderer.get_plot(getattr(insp, f"{name}_dmap")) for name in ("raw", "folded", "pg", "spec")}
+    f = insp.figures
+    insp._pg_card.collapsed = False
     for oid in ("s00001", "s00002"):
         state.focus_on(oid)
-        lc, spec = insp._lc, insp._spec_obj
-        x = plots["raw"].state.x_range
+        lc, spec = insp._lc, insp._obj.spectrum
+        x = f.raw.x_range
         assert x.start <= lc.time.min() and x.end >= lc.time.max() and x.end - x.start < 2 * np.ptp(lc.time)
-        y = plots["raw"].state.y_range
+        y = f.raw.y_range
         assert min(y.start, y.end) <= lc.value.min() and max(y.start, y.end) >= lc.value.max()
         assert y.start > y.end                                   # magnitudes: brighter up
-        assert plots["folded"].state.x_range.end <= 1.1
-        assert plots["pg"].state.x_range.end > 1.0               # periods beyond the empty plot's 0..1
-        s = plots["spec"].state.x_range
+        assert f.folded.y_range.start > f.folded.y_range.end
+        assert -0.1 < f.folded.x_range.start <= 0 and 1 <= f.folded.x_range.end <= 1.1
+        assert f.pg.x_range.end > 1.0                            # periods beyond the empty plot's 0..1
+        s = f.spec.x_range
         assert s.start <= spec.wavelength.min() + 1 and s.end >= spec.wavelength.max() - 1 and s.end > 1000
+        assert (f.raw.x_range.reset_start, f.raw.x_range.reset_end) == (x.start, x.end)  # reset goes there too

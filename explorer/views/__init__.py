@@ -1,2 +1,3 @@
-"""Thin view components: each module has pure functions that build HoloViews objects and a
-``pn.viewable.Viewer`` that wires them to :class:`explorer.state.ExplorerState`."""
+"""Thin view components: each module has pure functions that build HoloViews (the map) or Bokeh
+(the inspector's figures) objects, and a ``pn.viewable.Viewer`` that wires them to
+:class:`explorer.state.ExplorerState`."""

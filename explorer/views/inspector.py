@@ -1,40 +1,36 @@
 """The inspector of the focused object: light curve (raw and folded), periodogram, spectrum with
 lines marked, metadata against the class's typical range, votes, why it is flagged, neighbours.
 
-The builders are pure functions of data (testable without a browser); :class:`Inspector` wires
-them to the state.
+The figures are plain Bokeh (:mod:`explorer.views.figures`), built once per session and updated
+through their data sources; the periodogram is computed only while its panel is open (or when
+the catalogue has no period to fold at). The builders are pure functions of data (testable
+without a browser); :class:`Inspector` wires them to the state.
 """
 from __future__ import annotations
 
 import html
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
+from bokeh.events import Tap
 
-from core.sky import LightCurve, Spectrum
 from core import scores as registry
+from explorer.data import object_data
 from explorer.state import ExplorerState
+from explorer.views.figures import SPECTRAL_BANDS, SPECTRAL_LINES, InspectorFigures, fold_phase
 
-__all__ = ["fold_phase", "raw_lightcurve_plot", "folded_plot", "periodogram", "periodogram_plot",
-           "spectrum_plot", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "votes_html",
+__all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "votes_html",
            "why_flagged_html", "sparkline_svg", "Inspector", "call_optional"]
 
-#: Rest-frame air wavelengths (Angstrom) of the lines marked on spectra.
-SPECTRAL_LINES: dict[str, float] = {
-    "H\u03b1": 6562.8, "H\u03b2": 4861.3, "H\u03b3": 4340.5, "H\u03b4": 4101.7, "H\u03b5": 3970.1,
-    "Ca II K": 3933.7, "Ca II H": 3968.5,
-    "Ca II 8498": 8498.0, "Ca II 8542": 8542.1, "Ca II 8662": 8662.1,
-    "Na D": 5892.9,
-}
-#: Molecular bands (start, end in Angstrom): TiO (M stars) and C2 Swan bands (carbon stars).
-SPECTRAL_BANDS: dict[str, tuple[float, float]] = {
-    "TiO 4955": (4955.0, 5000.0), "TiO 5167": (5167.0, 5200.0), "TiO 6159": (6159.0, 6250.0),
-    "TiO 7054": (7054.0, 7150.0), "C2 4737": (4715.0, 4737.0), "C2 5165": (5130.0, 5165.0),
-    "C2 5636": (5585.0, 5636.0),
-}
+#: Periodograms kept per session (recent focuses and prefetched suspects).
+PGRAM_CACHE = 16
+#: One background reader for every session's prefetches (the sky's readers are locked anyway).
+_PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="astrom3-prefetch")
 
 
 def call_optional(module: str, name: str, *args, **kwargs):
@@ -54,40 +50,6 @@ def call_optional(module: str, name: str, *args, **kwargs):
         return None, f"{name} failed: {exc}"
 
 
-def fold_phase(time, period: float, epoch: float | None = None) -> np.ndarray:
-    """Phase in ``[0, 1)`` of each time for ``period`` (days), counted from ``epoch`` (default: first time)."""
-    t = np.asarray(time, float)
-    if not period or period <= 0:
-        raise ValueError(f"period must be positive, got {period!r}")
-    t0 = t[0] if epoch is None and len(t) else (epoch or 0.0)
-    ph = np.mod((t - t0) / period, 1.0)
-    return np.where(ph >= 1.0, 0.0, ph)
-
-
-def _ylabel(lc) -> str:
-    return "magnitude" if lc.kind == "mag" else "flux"
-
-
-def raw_lightcurve_plot(lc) -> hv.Overlay:
-    """Time series with error bars (magnitudes inverted: brighter up)."""
-    d = pd.DataFrame({"time": lc.time, "value": lc.value, "error": lc.error})
-    pts = hv.Scatter(d, "time", ["value"]).opts(size=3, color="#0072B2", framewise=True)
-    err = hv.ErrorBars(d, "time", ["value", "error"]).opts(color="#8fb8de", line_width=1, framewise=True)
-    return (err * pts).opts(hv.opts.Overlay(invert_yaxis=lc.kind == "mag", responsive=True, height=220,
-                                            xlabel="time (d)", ylabel=_ylabel(lc), title="Light curve"))
-
-
-def folded_plot(lc, period: float) -> hv.Overlay:
-    """The light curve folded at ``period``: phase in [0, 1) with error bars."""
-    ph = fold_phase(lc.time, period)
-    d = pd.DataFrame({"phase": ph, "value": lc.value, "error": lc.error})
-    pts = hv.Scatter(d, "phase", ["value"]).opts(size=3, color="#D55E00", framewise=True)
-    err = hv.ErrorBars(d, "phase", ["value", "error"]).opts(color="#f0b48a", line_width=1, framewise=True)
-    return (err * pts).opts(hv.opts.Overlay(invert_yaxis=lc.kind == "mag", responsive=True, height=220,
-                                            xlabel="phase", ylabel=_ylabel(lc),
-                                            title=f"Folded at P = {period:.6g} d"))
-
-
 def periodogram(lc, min_period: float = 0.05, max_period: float | None = None, n: int = 5000):
     """Lomb-Scargle power on a log grid of periods (astropy); returns ``(periods, power)``."""
     from astropy.timeseries import LombScargle
@@ -101,44 +63,6 @@ def periodogram(lc, min_period: float = 0.05, max_period: float | None = None, n
     periods = np.geomspace(min_period, max_period, n)
     power = LombScargle(t[ok], y[ok], dy).power(1.0 / periods)
     return periods, np.asarray(power, float)
-
-
-def periodogram_plot(periods, power, chosen: float | None = None) -> hv.Overlay:
-    """Power against period (log axis) with the chosen period marked."""
-    curve = hv.Curve((periods, power), "period", "power").opts(logx=True, color="#0072B2", responsive=True,
-                                                               framewise=True,
-                                                               height=180, title="Lomb-Scargle periodogram",
-                                                               tools=["tap"], xlabel="period (d)")
-    mark = hv.VLine(chosen if chosen else np.nan).opts(color="#D55E00", line_dash="dashed", line_width=2,
-                                                        framewise=True)
-    return curve * mark
-
-
-def spectrum_plot(spec, *, z: float = 0.0) -> hv.Overlay:
-    """Flux against wavelength with the lines (:data:`SPECTRAL_LINES`) and bands marked.
-
-    Always the same four layers (so a DynamicMap can update it in place): the spectrum
-    (``hv.Curve``), the molecular bands (``hv.Rectangles``: TiO and C2), the lines
-    (``hv.Segments``) and their names (``hv.Labels``); lines outside the spectrum are left out.
-    """
-    wl, fl = np.asarray(spec.wavelength, float), np.asarray(spec.flux, float)
-    lo, hi = (np.nanmin(wl), np.nanmax(wl)) if len(wl) else (0.0, 0.0)
-    curve = hv.Curve((wl, fl), "wavelength", "flux").opts(color="#333333", line_width=1, framewise=True)
-    fin = fl[np.isfinite(fl)]
-    bottom, top = (float(np.percentile(fin, 1)), float(np.percentile(fin, 99))) if len(fin) else (0.0, 1.0)
-    bands = [(a * (1 + z), bottom, b * (1 + z), top, "TiO" if n.startswith("TiO") else "C2")
-             for n, (a, b) in SPECTRAL_BANDS.items() if b * (1 + z) >= lo and a * (1 + z) <= hi]
-    rects = hv.Rectangles(bands, kdims=["wavelength", "flux", "x1", "y1"], vdims=["band"]).opts(
-        color="band", cmap={"TiO": "#CC79A7", "C2": "#009E73"}, alpha=0.18, line_alpha=0)
-    lines = {k: v * (1 + z) for k, v in SPECTRAL_LINES.items() if lo <= v * (1 + z) <= hi}
-    segs = hv.Segments([(w, bottom, w, top) for w in lines.values()],
-                       kdims=["wavelength", "flux", "x1", "y1"]).opts(color="#0072B2", line_dash="dotted",
-                                                                        line_width=1)
-    labels = hv.Labels({"wavelength": list(lines.values()), "flux": [top] * len(lines), "text": list(lines)},
-                       ["wavelength", "flux"], "text").opts(text_font_size="8pt", angle=90, text_align="right",
-                                                            text_color="#0072B2")
-    return (curve * rects * segs * labels).opts(hv.opts.Overlay(responsive=True, height=240, title="Spectrum",
-                                                                xlabel="wavelength (\u00c5)", show_legend=False))
 
 
 def metadata_frame(meta_row: pd.Series, label, ranges: pd.DataFrame, columns) -> pd.DataFrame:
@@ -156,7 +80,10 @@ def metadata_frame(meta_row: pd.Series, label, ranges: pd.DataFrame, columns) ->
         outside = bool(np.isfinite(v) and np.isfinite(q05) and (v < q05 or v > q95))
         rows.append({"column": c, "value": v, "class q05": q05, "class median": med, "class q95": q95,
                      "outside": "\u26a0" if outside else ""})
-    return pd.DataFrame(rows, columns=["column", "value", "class q05", "class median", "class q95", "outside"])
+    out = pd.DataFrame(rows, columns=["column", "value", "class q05", "class median", "class q95", "outside"])
+    # the same dtypes for every object (an empty frame too): the table's setup never changes with the focus
+    return out.astype({"column": str, "value": float, "class q05": float, "class median": float,
+                       "class q95": float, "outside": str})
 
 
 def votes_html(row: pd.Series) -> str:
@@ -225,10 +152,6 @@ def sparkline_svg(phase, value, *, width=90, height=28, invert=True) -> str:
     return f"<svg width='{width}' height='{height}' fill='#D55E00' role='img'>{dots}</svg>"
 
 
-_EMPTY_LC = LightCurve("", np.zeros(0), np.zeros(0), np.zeros(0), "mag")
-_EMPTY_SPEC = Spectrum("", np.zeros(0), np.zeros(0), np.zeros(0))
-
-
 class Inspector(pn.viewable.Viewer):
     """Everything about the focused object."""
 
@@ -240,43 +163,38 @@ class Inspector(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._lc = None
-        self._pgram = None
+        self._obj, self._lc, self._pgram = None, None, None
+        self._pgrams: OrderedDict = OrderedDict()  # object id -> (periods, power)
+        self._pg_lock = threading.Lock()           # the prefetch thread fills _pgrams too
+        self._prefetching = None                   # the latest prefetch (a Future), for tests to wait on
         self._title = pn.pane.Markdown("Focus an object (click the map or a table row).",
                                        sizing_mode="stretch_width", css_classes=["inspector-title"])
-        # DynamicMaps: a new focus updates the plots' data in place instead of rebuilding figures.
-        self._focus_tick, self._fold_tick = hv.streams.Counter(), hv.streams.Counter()
-        self._spec_obj = None
-        self.raw_dmap = hv.DynamicMap(self._raw_plot, streams=[self._focus_tick])
-        self.folded_dmap = hv.DynamicMap(self._folded_plot, streams=[self._fold_tick])
-        self.pg_dmap = hv.DynamicMap(self._pg_plot, streams=[self._fold_tick])
-        self.spec_dmap = hv.DynamicMap(self._spec_plot, streams=[self._focus_tick])
-        self._raw = pn.pane.HoloViews(self.raw_dmap, sizing_mode="stretch_width", min_height=220)
-        self._folded = pn.pane.HoloViews(self.folded_dmap, sizing_mode="stretch_width", min_height=220,
-                                         css_classes=["folded-lc"])
-        self._pg = pn.pane.HoloViews(self.pg_dmap, sizing_mode="stretch_width", min_height=180)
-        self._spec = pn.pane.HoloViews(self.spec_dmap, sizing_mode="stretch_width", min_height=240,
-                                       css_classes=["spectrum"])
-        self._meta = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True,
-                                          sizing_mode="stretch_width", height=220, pagination=None)
+        self.figures = f = InspectorFigures()  # built once; a focus only sends new data
+        self._raw = pn.pane.Bokeh(f.raw, sizing_mode="stretch_width", min_height=220)
+        self._folded = pn.pane.Bokeh(f.folded, sizing_mode="stretch_width", min_height=220)
+        self._spec = pn.pane.Bokeh(f.spec, sizing_mode="stretch_width", min_height=240)
+        self._pg_card = pn.Card(pn.pane.Bokeh(f.pg, sizing_mode="stretch_width", min_height=180),
+                                title="Periodogram (computed when open)", collapsed=True,
+                                sizing_mode="stretch_width", css_classes=["periodogram-card"])
+        f.pg.on_event(Tap, self._pg_clicked)
+        self._meta = pn.widgets.Tabulator(metadata_frame(pd.Series(dtype=float), None, self.data.ranges, []),
+                                          show_index=False, disabled=True, sizing_mode="stretch_width",
+                                          height=220, pagination=None)
         self._votes = pn.pane.HTML("", sizing_mode="stretch_width")
         self._why = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["inspector-why"])
         self._neigh = pn.Column(sizing_mode="stretch_width")
-        half = pn.widgets.Button(name="P \u00d7\u00bd", button_type="light", width=70)
-        double = pn.widgets.Button(name="P \u00d72", button_type="light", width=70)
-        best = pn.widgets.Button(name="LS peak", button_type="light", width=80)
-        half.on_click(lambda e: self._scale(0.5))
-        double.on_click(lambda e: self._scale(2.0))
-        best.on_click(lambda e: self._best())
-        self._period_input = pn.widgets.FloatInput.from_param(self.param.period, name="Period (d)", width=130,
-                                                                css_classes=["period-input"])
-        self._pg_tap = hv.streams.Tap(source=self.pg_dmap)
-        self._pg_tap.param.watch(self._pg_clicked, ["x"])
-        self._period_row = pn.Row(self._period_input, half, double, best, sizing_mode="stretch_width")
+        self._period_row = pn.Row(
+            pn.widgets.FloatInput.from_param(self.param.period, name="Period (d)", width=130,
+                                             css_classes=["period-input"]),
+            *[self._button(name, width, cb) for name, width, cb in (
+                ("P \u00d7\u00bd", 70, lambda e: self._scale(0.5)), ("P \u00d72", 70, lambda e: self._scale(2.0)),
+                ("LS peak", 80, lambda e: self._best()))], sizing_mode="stretch_width")
         self.state.param.watch(self._refocus, ["focus"])
         self.state.param.watch(lambda e: self._draw_why(), ["flags_version"])
+        self.state.param.watch(self._prefetch, ["upcoming"])
         self.param.watch(self._refold, ["period"])
         self.param.watch(lambda e: self._draw_neighbours(), ["neighbour_space"])
+        self._pg_card.param.watch(self._pg_toggled, ["collapsed"])
         space = pn.widgets.RadioButtonGroup.from_param(self.param.neighbour_space, button_type="light")
         self._tabs = pn.Tabs(("Metadata", pn.Column(self._meta, pn.Row(pn.Column("**Votes**", self._votes),
                                                                         pn.Column("**Why flagged**", self._why)))),
@@ -286,19 +204,60 @@ class Inspector(pn.viewable.Viewer):
         if self.state.focus:
             self._refocus()
 
+    @staticmethod
+    def _button(name, width, callback):
+        b = pn.widgets.Button(name=name, button_type="light", width=width)
+        b.on_click(callback)
+        return b
+
     # events ----------------------------------------------------------------------------------
     def _scale(self, f):
         if self.period:
             self.period = self.period * f
 
     def _best(self):
+        """Fold at the periodogram's highest peak (computing it if its panel is closed)."""
+        if self._pgram is None and self._obj is not None and self._lc is not None:
+            self._pgram = self._periodogram(self._obj)
         if self._pgram is not None:
             p, pw = self._pgram
             self.period = float(p[int(np.argmax(pw))])
 
-    def _pg_clicked(self, *_):
-        if self._pg_tap.x and self._pg_tap.x > 0:
-            self.period = float(self._pg_tap.x)
+    def _pg_clicked(self, event):
+        if event.x is not None and event.x > 0:
+            self.period = float(event.x)
+
+    def _pg_toggled(self, *_):
+        """Opening the periodogram panel computes it for the focused object."""
+        if self._pg_card.collapsed or self._obj is None or self._lc is None:
+            return
+        with pn.io.hold():
+            self._pgram = self._periodogram(self._obj)
+            self.figures.show_periodogram(self._pgram, self.period)
+
+    def _periodogram(self, obj):
+        """The Lomb-Scargle periodogram of ``obj``'s light curve, cached per session."""
+        with self._pg_lock:
+            hit = self._pgrams.get(obj.id)
+        if hit is None:
+            lc = obj.lightcurve
+            hit = periodogram(lc, 0.05, min(max(lc.span, 0.2) / 2, 1000.0), n=3000)
+            with self._pg_lock:
+                self._pgrams[obj.id] = hit
+                while len(self._pgrams) > PGRAM_CACHE:
+                    self._pgrams.popitem(last=False)
+        return hit
+
+    def _prefetch(self, *_):
+        """Read the next suspects (and their periodograms, where they will be drawn) in the background."""
+        ids, data, pg_open = list(self.state.upcoming), self.data, not self._pg_card.collapsed
+
+        def work():
+            for oid in ids:
+                obj = object_data(data, oid)
+                if obj.lightcurve is not None and len(obj.lightcurve) > 1 and (pg_open or obj.period is None):
+                    self._periodogram(obj)
+        self._prefetching = _PREFETCH.submit(work) if ids else None
 
     def _refocus(self, *_):
         if self.state.focus is None:
@@ -307,60 +266,37 @@ class Inspector(pn.viewable.Viewer):
             self._draw_focus()
 
     def _draw_focus(self):
-        s, d = self.state, self.data
-        oid = s.focus
-        row = s.row()
+        s, d, f = self.state, self.data, self.figures
+        oid, row = s.focus, s.row()
+        obj = self._obj = object_data(d, oid)
         label = row.get("label")
         self._title.object = (f"### {html.escape(oid)}\nlabel **{html.escape(str(label))}** \u00b7 suggested "
                               f"**{html.escape(str(row.get('suggested_label')))}** \u00b7 cluster {int(row['cluster'])}"
                               + (f" \u00b7 flag **{html.escape(s.flags[oid])}**" if oid in s.flags else ""))
-        self._lc = d.sky.lightcurve(oid) if d.sky.has_lightcurves else None
-        if self._lc is not None and len(self._lc) > 1:
-            span = max(self._lc.span, 0.2)
-            self._pgram = periodogram(self._lc, 0.05, min(span / 2, 1000.0), n=3000)
-        else:
-            self._lc, self._pgram = None, None
-        from explorer.data import lightcurve_period
-        p = lightcurve_period(d, oid)
+        lc = obj.lightcurve
+        self._lc = lc if lc is not None and len(lc) > 1 else None
+        f.show_lightcurve(self._lc)
+        p = obj.period
+        need_pg = self._lc is not None and (p is None or not self._pg_card.collapsed)
+        self._pgram = self._periodogram(obj) if need_pg else None
         if p is None and self._pgram is not None:
             p = float(self._pgram[0][int(np.argmax(self._pgram[1]))])
+        f.show_periodogram(self._pgram, p)
         if p == self.period:
             self._refold()
         else:
             self.period = p
-        spec = d.sky.spectrum(oid) if d.sky.has_spectra else None
-        self._spec_obj = spec if spec is not None and len(spec) else None
-        self._focus_tick.event()
-        meta = d.sky.objects
-        mrow = meta.loc[meta["id"].astype(str) == oid]
-        cols = d.sky.metadata_columns
-        self._meta.value = (metadata_frame(mrow.iloc[0], label, d.ranges, cols) if len(mrow)
-                            else pd.DataFrame())
+        spec = obj.spectrum
+        f.show_spectrum(spec if spec is not None and len(spec) else None)
+        self._meta.value = metadata_frame(obj.meta if obj.meta is not None else pd.Series(dtype=float), label,
+                                          d.ranges, d.sky.metadata_columns)
         self._votes.object = votes_html(row)
         self._draw_why()
         self._draw_neighbours()
 
     def _refold(self, *_):
-        self._fold_tick.event()
-
-    # DynamicMap callbacks: same element types whatever the object has
-    def _raw_plot(self, **_):
-        return raw_lightcurve_plot(self._lc if self._lc is not None else _EMPTY_LC)
-
-    def _folded_plot(self, **_):
-        if self._lc is None or not self.period:
-            return folded_plot(_EMPTY_LC, 1.0).opts(title="No light curve / period")
-        return folded_plot(self._lc, self.period)
-
-    def _pg_plot(self, **_):
-        if self._pgram is None:
-            return periodogram_plot(np.array([0.1, 1.0]), np.zeros(2), None)
-        return periodogram_plot(*self._pgram, chosen=self.period)
-
-    def _spec_plot(self, **_):
-        if self._spec_obj is None:
-            return spectrum_plot(_EMPTY_SPEC).opts(title="No spectrum")
-        return spectrum_plot(self._spec_obj)
+        self.figures.show_folded(self._lc, self.period)
+        self.figures.mark_period(self.period)
 
     def _draw_why(self):
         s = self.state
@@ -386,13 +322,10 @@ class Inspector(pn.viewable.Viewer):
             self._neigh[:] = [pn.pane.Alert(html.escape(err), alert_type="warning")]
             return
         rows = []
-        sky = self.data.sky
-        from explorer.data import lightcurve_period
         for _, nb in res.iterrows():
             nid = str(nb["id"])
-            svg = ""
-            lc = sky.lightcurve(nid) if sky.has_lightcurves else None
-            p = lightcurve_period(self.data, nid)
+            obj = object_data(self.data, nid)  # by index, cached: no table scan per neighbour
+            lc, p, svg = obj.lightcurve, obj.period, ""
             if lc is not None and p and len(lc) > 1:
                 svg = sparkline_svg(fold_phase(lc.time, p), lc.value, invert=lc.kind != "mag")
             btn = pn.widgets.Button(name=nid, button_type="light", width=120, css_classes=["neighbour"])
@@ -402,5 +335,5 @@ class Inspector(pn.viewable.Viewer):
         self._neigh[:] = rows or [pn.pane.Markdown("no neighbours")]
 
     def __panel__(self):
-        return pn.Column(self._title, self._raw, self._period_row, self._folded, self._pg, self._spec,
+        return pn.Column(self._title, self._raw, self._period_row, self._folded, self._pg_card, self._spec,
                          self._tabs, sizing_mode="stretch_width")

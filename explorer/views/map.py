@@ -23,6 +23,7 @@ from core import scores as registry
 from explorer.state import CATEGORIES, NO_FLAG, ExplorerState
 
 __all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors",
+           "selected_points", "focused_point",
            "MapView", "HOVER_MAX"]
 
 #: Okabe & Ito's colour-blind-safe palette (the flag colours).
@@ -111,15 +112,23 @@ def _score_range(name: str) -> tuple[float, float]:
     return tuple(float(v) for v in entry.range) if entry else (0.0, 1.0)
 
 
+def selected_points(df: pd.DataFrame, rows) -> hv.Points:
+    """The selected points, outlined (none when more than :data:`HIGHLIGHT_MAX`: the box shows them)."""
+    sel = df.loc[df.index.intersection(rows)] if len(rows) and len(rows) <= HIGHLIGHT_MAX else df.iloc[:0]
+    return hv.Points(sel, kdims=["x", "y"], vdims=["id"], label="selected").opts(
+        fill_alpha=0, line_color="#000000", line_width=1, size=6, show_legend=False)
+
+
+def focused_point(df: pd.DataFrame, focus_row=None) -> hv.Points:
+    """The focused object as a large star (no point when nothing is focused)."""
+    foc = df.loc[df.index.intersection([focus_row])] if focus_row is not None else df.iloc[:0]
+    return hv.Points(foc, kdims=["x", "y"], vdims=["id"], label="focus").opts(
+        marker="star", size=22, color="#000000", line_color="#ffffff", line_width=2, show_legend=False)
+
+
 def highlight_points(df: pd.DataFrame, rows, focus_row=None):
     """Overlay of the selected points (outlined) and the focused object (a large marker)."""
-    sel = df.loc[df.index.intersection(rows)] if len(rows) and len(rows) <= HIGHLIGHT_MAX else df.iloc[:0]
-    selected = hv.Points(sel, kdims=["x", "y"], vdims=["id"], label="selected").opts(
-        fill_alpha=0, line_color="#000000", line_width=1, size=6, show_legend=False)
-    foc = df.loc[df.index.intersection([focus_row])] if focus_row is not None else df.iloc[:0]
-    focused = hv.Points(foc, kdims=["x", "y"], vdims=["id"], label="focus").opts(
-        marker="star", size=22, color="#000000", line_color="#ffffff", line_width=2, show_legend=False)
-    return selected * focused
+    return selected_points(df, rows) * focused_point(df, focus_row)
 
 
 def legend_html(state: ExplorerState, df: pd.DataFrame) -> str:
@@ -166,24 +175,28 @@ class MapView(pn.viewable.Viewer):
         self._tap = hv.streams.Tap()
         self._redraw = hv.streams.Counter()
         self._remark = hv.streams.Counter()
+        self._refocus = hv.streams.Counter()
         self._base = hv.DynamicMap(self._shaded, streams=[self._range, self._redraw])
         for st in (self._bounds, self._lasso, self._tap):
             st.source = self._base
         self._bounds.param.watch(lambda e: s.select_bounds(e.new), "bounds")
         self._lasso.param.watch(lambda e: s.select_lasso(e.new), "geometry")
         self._tap.param.watch(self._on_tap, ["x", "y"])
-        self._marks = hv.DynamicMap(self._highlight, streams=[self._remark])
+        # the selection outline and the focus star apart: a focus redraws one point, not the selection
+        self._marks = hv.DynamicMap(self._selected, streams=[self._remark])
+        self._star = hv.DynamicMap(self._focused, streams=[self._refocus])
         self._hover = hv.DynamicMap(self._hover_points, streams=[self._range])
         self._legend = pn.pane.HTML(legend_html(s, self._df), sizing_mode="stretch_width")
         # fixed height: the line changing from the hint to a count must not move the map or the table
         self._count = pn.pane.HTML(selection_count_html(0), sizing_mode="stretch_width", height=22,
                                    styles={"overflow": "hidden"}, css_classes=["selection-count"])
         self._plot = pn.pane.HoloViews(
-            (self._base * self._hover * self._marks).opts(
+            (self._base * self._hover * self._marks * self._star).opts(
                 hv.opts.Overlay(responsive=True, min_height=380, toolbar="above", show_legend=False)),
             sizing_mode="stretch_both", min_height=400, linked_axes=False, css_classes=["map-plot"])
         s.param.watch(self._recolor, ["color_by", "projection", "flags_version"])
-        s.param.watch(self._mark, ["selection", "focus"])
+        s.param.watch(self._mark, ["selection"])
+        s.param.watch(lambda e: self._refocus.event(), ["focus"])
 
     # rendering -----------------------------------------------------------------------------------
     def _extent(self, x_range, y_range):
@@ -212,12 +225,12 @@ class MapView(pn.viewable.Viewer):
         return hv.Points(data, kdims=["x", "y"], vdims=[c for c in data.columns if c not in ("x", "y")]).opts(
             tools=["hover"], alpha=0, size=8, nonselection_alpha=0, selection_alpha=0)
 
-    def _highlight(self, **_):
+    def _selected(self, **_):
+        return selected_points(self._df, self.state.selection)
+
+    def _focused(self, **_):
         s = self.state
-        focus_row = None
-        if s.focus is not None:
-            focus_row = s._index.get_indexer([s.focus])[0]
-        return highlight_points(self._df, s.selection, focus_row)
+        return focused_point(self._df, None if s.focus is None else s._index.get_indexer([s.focus])[0])
 
     # events --------------------------------------------------------------------------------------
     def _recolor(self, *_):
@@ -225,6 +238,7 @@ class MapView(pn.viewable.Viewer):
         self._legend.object = legend_html(self.state, self._df)
         self._redraw.event()
         self._remark.event()
+        self._refocus.event()
 
     def _mark(self, *_):
         self._count.object = selection_count_html(len(self.state.selection))

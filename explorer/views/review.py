@@ -19,6 +19,8 @@ from explorer.state import ExplorerState
 
 __all__ = ["review_queue", "KeyListener", "ReviewView", "SHORTCUTS"]
 
+#: How many of the next suspects the inspector reads ahead.
+PREFETCH = 3
 SHORTCUTS = {"a": "accept", "l": "label", "n": "anomaly", "x": "crossmatch", "f": "fine", "s": "skip",
              "ArrowRight": "skip", "ArrowLeft": "back", "u": "undo"}
 
@@ -127,6 +129,7 @@ class ReviewView(pn.viewable.Viewer):
             self.other.value = row["suggested_label"]
         if focus:
             self.state.focus_on(cur)
+        self.state.upcoming = self.queue[self.position + 1:self.position + 1 + PREFETCH]
 
     def act(self, action: str):
         """Apply one decision (or move) to the current object."""
