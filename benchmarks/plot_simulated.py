@@ -77,10 +77,12 @@ def plot_examples(sky, truth, out: Path, per_class: int = 3, seed: int = 0):
 def plot_special(sky, truth, out: Path):
     obj = sky.objects.set_index("id")
     rows = []
-    for kind in ("cepheid", "yso_dipper", "rcrb_fade", "microlensing", "flare_star"):
+    from core.simulate.classes import ANOMALY_KINDS
+
+    for kind in ANOMALY_KINDS:
         ids = truth.index[truth["anomaly_kind"] == kind]
         if len(ids):
-            rows.append((f"anomaly {kind} (label {truth.loc[ids[0], 'label']})", ids[0], kind == "cepheid"))
+            rows.append((f"anomaly {kind} (label {truth.loc[ids[0], 'label']})", ids[0], kind in ("anomalous_cepheid", "type2_cepheid", "rr_like_dsct", "blend")))
     for cls, sub in (("M", "O-rich"), ("M", "C-rich"), ("ROT", "active dwarf"), ("ROT", "RS CVn giant")):
         ids = truth.index[(truth["kind"] == cls) & (truth["subclass"] == sub) & ~truth["is_crossmatch_error"]]
         if len(ids):

@@ -155,11 +155,12 @@ def test_crossmatch_spectrum_belongs_to_donor(tmp_path):
 
 
 def test_anomalies_are_new_kinds_with_ordinary_labels(tmp_path):
-    path = simulate_sky(600, seed=9, out=tmp_path / "an", anomaly_rate=0.02)
+    path = simulate_sky(800, seed=9, out=tmp_path / "an", anomaly_rate=0.02)
     t = open_sky(path).read_truth()
     an = t[t["anomaly_kind"].notna()]
-    assert len(an) == 12
-    assert set(an["anomaly_kind"]) >= {"cepheid", "yso_dipper", "rcrb_fade", "microlensing", "flare_star"}
+    assert len(an) == 16
+    assert set(an["anomaly_kind"]) == {"anomalous_cepheid", "type2_cepheid", "rr_like_dsct", "blend",
+                                       "yso_dipper", "rcrb_fade", "microlensing", "flare_star"}
     assert set(an["label"]) <= set(schema.CLASSES)
     assert not an["is_mislabeled"].any()
 
@@ -208,3 +209,22 @@ def test_coordinates_and_proper_motions_match_astropy():
     assert np.allclose(ra, c.ra.deg, atol=1e-4) and np.allclose(dec, c.dec.deg, atol=1e-4)
     pmra, pmdec = galactic_to_equatorial_pm(l, b, pl, pb)
     assert np.allclose(pmra, c.pm_ra_cosdec.value, atol=1e-5) and np.allclose(pmdec, c.pm_dec.value, atol=1e-5)
+
+
+def test_label_errors_sit_near_the_wrong_class(tmp_path):
+    """Planted errors are concentrated where surveys confuse classes: near the wrong class's periods."""
+    path = simulate_sky(3000, seed=4, out=tmp_path / "b", mislabel_rate=0.05)
+    t = open_sky(path).read_truth()
+    logp = np.log10(t["true_period"].to_numpy())
+    clean = ~t["is_mislabeled"].to_numpy() & t["anomaly_kind"].isna().to_numpy()
+    med = {c: np.median(logp[clean & (t["true_label"] == c).to_numpy()]) for c in set(t["true_label"])}
+    mis = t[t["is_mislabeled"]]
+    assert len(mis) == 150
+    z_mis = np.abs(np.log10(mis["true_period"]).to_numpy() - [med[c] for c in mis["label"]])
+    # the same true classes, the same wrong labels, but stars drawn regardless of their period
+    rng = np.random.default_rng(0)
+    z_any = []
+    for true_c, wrong in zip(mis["true_label"], mis["label"]):
+        pool = logp[clean & (t["true_label"] == true_c).to_numpy()]
+        z_any.append(abs(rng.choice(pool) - med[wrong]))
+    assert np.median(z_mis) < 0.7 * np.median(z_any)

@@ -23,13 +23,26 @@ PROPORTIONS: dict[str, float] = {
 assert tuple(PROPORTIONS) == CLASSES
 
 #: Kinds planted as anomalies (absent from the label set) and the labels they may carry.
+#: The first four are as hard as real ones: they overlap a class of the label set in period and
+#: amplitude and wear its label, as in catalogues whose label set has no such class (anomalous
+#: Cepheids at 0.4-2.5 d among RR Lyrae, type-II Cepheids at 1-50 d, double-mode delta Scuti with
+#: RR Lyrae periods, an RR Lyrae blended with a contact binary in one aperture).
 ANOMALY_KINDS: dict[str, tuple[str, ...]] = {
-    "cepheid": ("RRAB", "SR", "EA"),
+    "anomalous_cepheid": ("RRAB",),
+    "type2_cepheid": ("RRAB", "SR", "EA"),
+    "rr_like_dsct": ("RRC", "HADS"),
+    "blend": ("RRAB", "EW"),
     "yso_dipper": ("ROT", "EA", "SR"),
     "rcrb_fade": ("M", "SR"),
     "microlensing": ("EA", "SR", "ROT"),
     "flare_star": ("ROT", "EA"),
 }
+
+#: Kinds whose light curve is a pulsation sawtooth.
+_SAWTOOTH = ("RRAB", "HADS", "anomalous_cepheid", "type2_cepheid")
+#: Kinds without molecular (TiO) bands.
+_HOT = ("EW", "EB", "EA", "HADS", "DSCT", "RRAB", "RRC", "anomalous_cepheid", "type2_cepheid", "rr_like_dsct",
+        "blend")
 
 #: Subclasses planted inside a class: kind -> (names, shares).
 SUBCLASSES: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
@@ -181,15 +194,8 @@ def draw_params(kind: str, k: int, rng: np.random.Generator, subclass: np.ndarra
         p["emission"] = np.where(giant, u(0.3, 0.8), u(0.5, 1.5))
         p["em_kind"] = np.full(k, EM_ACTIVE)
         p["hz"] = np.where(giant, 300.0, 250.0)
-    elif kind == "cepheid":
-        p["period"] = _lognormal(rng, 8.0, 0.6, k, 2.5, 45)
-        p["amp"] = _lognormal(rng, 0.7, 0.25, k, 0.35, 1.2)
-        p["teff"] = rng.normal(5700, 300, k)
-        p["logg"] = np.full(k, 1.5)
-        p["m_v"] = -2.43 * (np.log10(p["period"]) - 1) - 4.05 + rng.normal(0, 0.15, k)
-        p["shape1"] = u(0.25, 0.35)
-        p["shape2"] = u(0.8, 1.0)
-        p["hz"] = np.full(k, 80.0)
+    elif kind in ("anomalous_cepheid", "type2_cepheid", "rr_like_dsct", "blend"):
+        p.update(_hard_anomaly(kind, k, rng))
     elif kind == "yso_dipper":
         p["period"] = u(2, 10)        # nominal; the dips are aperiodic
         p["amp"] = u(0.4, 1.2)
@@ -234,10 +240,41 @@ def draw_params(kind: str, k: int, rng: np.random.Generator, subclass: np.ndarra
         p["hz"] = np.full(k, 200.0)
     else:
         raise ValueError(f"unknown kind {kind!r}")
-    if kind in ("EW", "EB", "EA", "HADS", "DSCT", "RRAB", "RRC", "cepheid"):
+    if kind in _HOT:
         p["tio"] = np.zeros(k)
     p["teff"] = np.asarray(p["teff"], float)
     return p
+
+
+def _hard_anomaly(kind: str, k: int, rng: np.random.Generator) -> dict:
+    """Parameters of the anomaly kinds that overlap a class of the label set (see :data:`ANOMALY_KINDS`)."""
+    u = lambda lo, hi: rng.uniform(lo, hi, k)  # noqa: E731
+    halo = {"feh": np.clip(rng.normal(-1.6, 0.4, k), -2.6, -0.3), "halo": (rng.random(k) < 0.8).astype(float),
+            "hz": np.full(k, 1000.0), "rv_disp": np.full(k, 120.0)}
+    if kind == "anomalous_cepheid":   # metal-poor, 1-2 mag brighter than RR Lyrae at overlapping periods
+        period = _lognormal(rng, 0.9, 0.35, k, 0.4, 2.5)
+        return {**halo, "period": period, "amp": _lognormal(rng, 0.55, 0.4, k, 0.2, 1.3),  # as CRTS ACEPs
+                "teff": rng.normal(6300, 250, k), "logg": np.full(k, 2.2),
+                "m_v": -2.9 * np.log10(period) - 1.1 + rng.normal(0, 0.2, k),
+                "shape1": u(0.14, 0.24), "shape2": u(0.75, 1.0)}
+    if kind == "type2_cepheid":       # BL Her / W Vir: 1-50 d, old population
+        period = _lognormal(rng, 5.0, 0.9, k, 1.0, 50.0)
+        return {**halo, "period": period, "amp": _lognormal(rng, 0.6, 0.35, k, 0.2, 1.2),
+                "teff": rng.normal(5600, 300, k), "logg": np.full(k, 1.6),
+                "m_v": -1.64 * np.log10(period) - 0.05 + rng.normal(0, 0.25, k),
+                "shape1": u(0.2, 0.35), "shape2": u(0.8, 1.0)}
+    if kind == "rr_like_dsct":        # disk double-mode HADS at the RR Lyrae boundary
+        period = u(0.17, 0.26)
+        return {"period": period, "amp": u(0.25, 0.55), "teff": rng.normal(7500, 250, k), "logg": np.full(k, 3.8),
+                "feh": np.clip(rng.normal(-0.1, 0.2, k), -0.8, 0.4), "hz": np.full(k, 150.0),
+                "m_v": -2.89 * np.log10(period) - 1.31 + rng.normal(0, 0.3, k),
+                "shape1": u(0.05, 0.18), "shape2": u(-0.6, 0.6), "shape3": u(0.3, 0.6)}
+    # blend: an RR Lyrae and a contact binary (period shape3, share shape4 of the variability)
+    period = np.clip(rng.normal(0.58, 0.075, k), 0.45, 0.9)
+    return {**halo, "period": period, "amp": np.clip(1.9 - 1.6 * period + rng.normal(0, 0.15, k), 0.4, 1.3),
+            "teff": rng.normal(6100, 250, k), "m_v": rng.normal(0.3, 0.2, k),
+            "shape1": u(0.12, 0.2), "shape2": u(0.75, 1.0), "shape3": _lognormal(rng, 0.37, 0.18, k, 0.22, 0.65),
+            "shape4": u(0.3, 0.5)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -294,7 +331,14 @@ def light_curve(kind: str, t: np.ndarray, p: dict, rng: np.random.Generator) -> 
         w = p["shape2"]
         return A * _eclipse(phi, w) + A * p["shape1"] * _eclipse(phi - 0.5 - p["shape3"], w) \
             + 0.01 * (0.5 - 0.5 * np.cos(2 * np.pi * (phi - 0.5)))
-    if kind in ("RRAB", "HADS", "cepheid"):
+    if kind == "rr_like_dsct":      # RRc-like first overtone beating with the fundamental (ratio 0.773)
+        m = -0.5 * A * (np.cos(2 * np.pi * phi) + p["shape1"] * np.cos(4 * np.pi * phi + p["shape2"]))
+        return m - 0.5 * A * p["shape3"] * np.cos(2 * np.pi * (t - t[0]) * 0.773 / P)
+    if kind == "blend":             # an RR Lyrae diluted by a contact binary in the same aperture
+        rr = (1 - p["shape4"]) * A * (_sawtooth(phi, p["shape1"], p["shape2"]) - 0.5)
+        phi2 = ((t - t[0]) / p["shape3"]) % 1.0
+        return rr + p["shape4"] * A * (0.5 + 0.5 * np.cos(4 * np.pi * phi2))
+    if kind in _SAWTOOTH:
         m = A * (_sawtooth(phi, p["shape1"], p["shape2"]) - 0.5)
         if kind == "HADS" and p["shape3"] > 0:
             m += p["shape3"] * A * 0.5 * np.sin(2 * np.pi * (t / (P * 0.773)))

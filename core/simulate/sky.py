@@ -156,6 +156,7 @@ def simulate_sky(n: int = 20000, seed: int = 0, out: str | os.PathLike | None = 
     plan = planting.plan(n, plan_rng, mislabel_rate=mislabel_rate, anomaly_rate=anomaly_rate,
                          crossmatch_rate=crossmatch_rate)
     par = _draw_all(plan, param_rng)
+    plan = planting.concentrate_label_errors(plan, par["period"].to_numpy(), np.random.default_rng(root.spawn(1)[0]))
     ids = np.array([f"SIM{i:06d}" for i in range(n)], dtype=object)
     kinds = plan["kind"].to_numpy(dtype=object)
     donor = plan["crossmatch_donor"].to_numpy()
