@@ -90,14 +90,14 @@ def carry_flags(workspace: str | os.PathLike, previous: list) -> Path | None:
 
     A new model or scoring version gives the demo a new workspace (see :func:`demo_paths`); the
     astronomers' flags are about the same sky's objects, so they come along instead of staying
-    behind in the old directory (which is left as it was). SQLite's online backup copies a
-    consistent snapshot even while another process writes the old store.
+    behind in the old directory (which is left as it was). :meth:`core.flags.FlagStore.backup_to`
+    copies a consistent snapshot even while another process writes the old store.
 
     Returns
     -------
     Path of the store copied from, or None when nothing was copied.
     """
-    import sqlite3
+    from core.flags import FlagStore
 
     target = Path(workspace) / "flags.sqlite"
     if target.exists():
@@ -107,14 +107,6 @@ def carry_flags(workspace: str | os.PathLike, previous: list) -> Path | None:
     if not stores:
         return None
     source = max(stores, key=lambda p: p.stat().st_mtime)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".carry-tmp")
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(tmp)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
-    os.replace(tmp, target)
+    with FlagStore(source, readonly=True) as store:
+        store.backup_to(target)  # written to a temporary sibling, renamed onto target when complete
     return source

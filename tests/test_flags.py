@@ -152,8 +152,6 @@ def test_corrupt_readonly_newer_and_postgres(tmp_path, monkeypatch):
     with pytest.raises(AstroM3Error, match="garbage.sqlite: cannot open flag store"):
         FlagStore(bad)
     assert bad.stat().st_size == 8192  # untouched
-    with pytest.raises(AstroM3Error, match="PostgreSQL.*not implemented"):
-        FlagStore("postgresql://user:secret@host/db")
 
     path = tmp_path / "flags.sqlite"
     s = FlagStore(path, valid_ids=IDS)
@@ -161,7 +159,7 @@ def test_corrupt_readonly_newer_and_postgres(tmp_path, monkeypatch):
     s.add(sess, "obj0", "anomaly")
     s.close()
     # a file this process cannot write (root ignores chmod, so the permission check is simulated)
-    monkeypatch.setattr("core.flags.os.access", lambda p, mode: False)
+    monkeypatch.setattr("core.flags.backends.sqlite.os.access", lambda p, mode: False)
     ro = FlagStore(path)
     assert ro.readonly and list(ro.current()["id"]) == ["obj0"]
     with pytest.raises(AstroM3Error, match="read-only"):
@@ -180,11 +178,39 @@ def test_corrupt_readonly_newer_and_postgres(tmp_path, monkeypatch):
     con.close()
 
 
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://ada:secret@nosuchhost.invalid/flags", r"ada@nosuchhost.invalid/flags: cannot connect"),
+    ("postgresql://ada:secret@localhost:notaport/flags", "not a valid PostgreSQL URL"),
+    ("postgres://ada:secret@localhost/", "names no database"),
+    ("postgresql://localhost/flags?password=secret&bogus=1", "not a valid PostgreSQL URL"),
+    ("mysql://ada:secret@localhost/flags", "mysql://...: unsupported flag store URL"),
+])
+def test_bad_store_urls_are_refused_without_showing_the_password(url, message):
+    with pytest.raises(AstroM3Error, match=message) as info:
+        FlagStore(url, timeout=2)
+    assert "secret" not in str(info.value)
+
+
+def test_a_closed_store_refuses_every_call_with_a_clear_error(tmp_path):
+    s = FlagStore(tmp_path / "flags.sqlite", valid_ids=IDS)
+    sess = s.start_session("ada")
+    s.add(sess, "obj0", "fine")
+    s.close()
+    s.close()  # idempotent
+    for call in (lambda: s.add(sess, "obj1", "anomaly"), lambda: s.start_session("bob"),
+                 lambda: s.undo(sess, "obj0"), s.history, s.current, lambda: s.backup_to(tmp_path / "b.sqlite")):
+        with pytest.raises(FlagStoreError, match="flags.sqlite: flag store is closed"):
+            call()
+    with FlagStore(tmp_path / "flags.sqlite") as again:  # nothing was written after the close
+        assert list(again.history()["id"]) == ["obj0"]
+    assert not (tmp_path / "b.sqlite").exists()
+
+
 def test_sqlite_url_and_schema(tmp_path):
     s = FlagStore(f"sqlite:///{tmp_path}/u.sqlite")
     assert s.schema_version == 1
-    assert s._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert s._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert s._backend._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert s._backend._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     s.close()
     assert (tmp_path / "u.sqlite").exists()
 
@@ -292,7 +318,7 @@ def test_cli_add_checks_ids_and_labels_against_the_workspace(tmp_path, capsys, b
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     with FlagStore(ws / "flags.sqlite") as s:
-        assert len(s.history()) == 0 and len(s._read("SELECT * FROM sessions")) == 0
+        assert len(s.history()) == 0 and s._backend.dump()["sessions"] == []
     # a .sqlite path inside the workspace is checked the same way
     assert main(["flags", "add", str(ws / "flags.sqlite"), *bad, "--user", "ada"]) == 2
     assert message in capsys.readouterr().err
