@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Score", "ScoreInputs", "REGISTRY", "register", "unregister", "get", "headline", "parts_of",
+__all__ = ["Score", "ScoreInputs", "REGISTRY", "register", "unregister", "get", "headline", "parts_of", "load_plugins",
            "TARGETS"]
 
 #: What a score can be measured against in a truth table (see :mod:`core.analysis.evaluate`).
@@ -153,3 +153,27 @@ def headline() -> tuple[str, ...]:
 def parts_of(name: str) -> tuple[str, ...]:
     """The detail scores that make up one headline score."""
     return tuple(s.name for s in REGISTRY.values() if s.part_of == name)
+
+
+def load_plugins(names: str | None = None) -> list[str]:
+    """Import the modules named in ``ASTROM3_PLUGINS`` (comma-separated), which register their scores.
+
+    Called when this module is imported, so ``astrom3 analyze`` and ``astrom3 serve`` see the same
+    scores as the script that registered them. Returns the names imported.
+    """
+    import importlib
+    import os
+
+    names = os.environ.get("ASTROM3_PLUGINS", "") if names is None else names
+    loaded = []
+    for name in (n.strip() for n in names.split(",")):
+        if name:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise ImportError(f"ASTROM3_PLUGINS: cannot import {name!r}: {exc}") from exc
+            loaded.append(name)
+    return loaded
+
+
+load_plugins()

@@ -1,6 +1,8 @@
 """Odd for the label it carries: per-class robust surprises, their explanation, the score registry."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,3 +114,20 @@ def test_registry_rejects_an_unknown_target():
     assert "bad" not in scores.REGISTRY
     assert scores.headline() == ("mislabel_score", "outlier_score", "crossmodal_score")
     assert "outlier_own_class" in scores.parts_of("outlier_score")
+
+
+def test_plugins_named_in_the_environment_register_their_scores(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "my_scores.py").write_text(
+        "from core import scores\n"
+        "scores.register(scores.Score('plugin_score', 'from a plugin', target='anomalies', headline=True))\n")
+    code = "from core import scores; print(scores.headline())"
+    env = {"ASTROM3_PLUGINS": "my_scores", "PYTHONPATH": f"{tmp_path}:{Path(__file__).resolve().parents[1]}",
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert "plugin_score" in out and "outlier_score" in out
+    env["ASTROM3_PLUGINS"] = "no_such_module_here"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "ASTROM3_PLUGINS: cannot import 'no_such_module_here'" in bad.stderr
