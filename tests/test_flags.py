@@ -12,6 +12,7 @@ from core.cli import main
 from core.errors import AstroM3Error
 from core.flags import (FlagStore, FlagStoreError, MAX_NOTE_LENGTH, cohen_kappa, fleiss_kappa, merge_stores,
                         read_flags_file)
+from flag_backends import flag_location, locations  # noqa: F401 - fixtures: each test below runs on both backends
 
 IDS = [f"obj{i}" for i in range(6)]
 LABELS = ["EW", "RRAB", "M", "SR"]
@@ -20,8 +21,8 @@ COMPARE = ["id", "kind", "proposed_label", "subclass", "note", "user", "created"
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = FlagStore(tmp_path / "flags.sqlite", valid_ids=IDS, labels=LABELS)
+def store(flag_location):
+    s = FlagStore(flag_location, valid_ids=IDS, labels=LABELS)
     yield s
     s.close()
 
@@ -38,11 +39,11 @@ def _fill(store):
     return a, b
 
 
-def test_add_is_committed_and_current_is_latest_per_user(store, tmp_path):
+def test_add_is_committed_and_current_is_latest_per_user(store, flag_location):
     a, b = _fill(store)
     store.add(a, "obj0", "fine")  # ada changes her mind
     # another connection sees everything at once: committed before add returned
-    other = FlagStore(tmp_path / "flags.sqlite")
+    other = FlagStore(flag_location)
     cur = other.current()
     other.close()
     assert len(cur) == 6
@@ -78,11 +79,11 @@ def test_undo_appends_and_goes_back(store):
 
 
 @pytest.mark.parametrize("suffix", ["csv", "ecsv", "xml", "json"])
-def test_round_trip_every_format(store, tmp_path, suffix):
+def test_round_trip_every_format(store, locations, tmp_path, suffix):
     _fill(store)
     path = store.export(tmp_path / f"out.{suffix}")
     assert path.exists() and not list(tmp_path.glob(".out*tmp*"))
-    fresh = FlagStore(tmp_path / f"fresh-{suffix}.sqlite")
+    fresh = FlagStore(locations.new(f"fresh-{suffix}"))
     assert fresh.import_(fresh.export(tmp_path / f"empty.{suffix}")) == 0  # an empty export reads back
     assert fresh.import_(path) == 6
     assert fresh.import_(path) == 0  # idempotent
@@ -138,10 +139,22 @@ def test_bad_input_names_the_value(store):
         store.add(999, "obj0", "anomaly")
     with pytest.raises(AstroM3Error, match="user name"):
         store.start_session("")
-    assert len(store.history()) == n  # nothing half-written
+    with pytest.raises(AstroM3Error, match="note contains a NUL character"):  # PostgreSQL text cannot hold it
+        store.add(a, "obj0", "anomaly", note="a\x00b")
+    with pytest.raises(AstroM3Error, match="subclass tag is not valid text"):
+        store.add(a, "obj0", "subclass", subclass="\ud800")
+    with pytest.raises(AstroM3Error, match="user name contains a NUL"):
+        store.start_session("a\x00")
+    assert len(store.history()) == n and len(store._backend.dump()["sessions"]) == 2  # nothing half-written
     # SQL injection attempts are plain data
     d = store.add(a, "obj5", "anomaly", note="'); DROP TABLE decisions; --")
     assert store.current(user="ada").set_index("id").loc["obj5", "note"] == d["note"]
+    s = store.start_session("x'); DROP TABLE sessions; --", model_fingerprint="%s %(x)s ? $1")
+    d = store.add(s, "obj5", "fine", subclass="? IS ? %s", note="\\'; SELECT 1; -- ünï 🌟")
+    got = store.history("obj5").iloc[-1]
+    assert (got["user"], got["model_fingerprint"], got["subclass"], got["note"]) == (
+        "x'); DROP TABLE sessions; --", "%s %(x)s ? $1", "? IS ? %s", "\\'; SELECT 1; -- ünï 🌟")
+    assert len(store.current()) == 8
     # HTML stays verbatim in the store
     assert "<script>alert(1)</script>" in store.current().set_index("id").loc["obj1", "note"]
 

@@ -36,7 +36,14 @@ def isnull(v) -> bool:
 
 
 def clean_text(value, what: str, limit: int) -> str | None:
-    """``value`` as text (None for missing or empty); :class:`FlagStoreError` when longer than ``limit``."""
+    """``value`` as text (None for missing or empty).
+
+    Raises
+    ------
+    FlagStoreError
+        When longer than ``limit``, or not storable text in every backend (a NUL character, or
+        a lone surrogate that has no UTF-8 form).
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     value = str(value)
@@ -44,6 +51,13 @@ def clean_text(value, what: str, limit: int) -> str | None:
         return None
     if len(value) > limit:
         raise FlagStoreError(f"{what} is {len(value)} characters long; at most {limit} are allowed")
+    if "\x00" in value:
+        raise FlagStoreError(f"{what} contains a NUL character (at {value.index(chr(0))}); remove it")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FlagStoreError(f"{what} is not valid text ({exc.reason} at {exc.start}); nothing was written"
+                             ) from None
     return value
 
 

@@ -6,12 +6,13 @@ branch in :func:`open_backend`. :class:`core.flags.FlagStore` only talks to this
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from core.flags.common import FlagStoreError
 
-__all__ = ["Backend", "open_backend", "is_postgres_url"]
+__all__ = ["Backend", "open_backend", "is_postgres_url", "redact"]
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -74,6 +75,12 @@ class Backend(Protocol):
 def is_postgres_url(location) -> bool:
     """Whether ``location`` names a PostgreSQL flag store (``postgresql://`` or ``postgres://``)."""
     return str(location).lower().startswith(_POSTGRES_SCHEMES)
+
+
+def redact(location) -> str:
+    """``location`` as text without a URL's password (for messages and ``repr``)."""
+    text = re.sub(r"(://[^:/@?#]*):[^@/?#]*@", r"\1@", str(location))
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", text)
 
 
 def open_backend(location, *, readonly: bool = False, timeout: float = 30.0) -> Backend:

@@ -9,8 +9,9 @@ Every write is one transaction that first takes a transaction-level advisory loc
 serialised exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them (undo reads and writes in one
 step); the default ``synchronous_commit = on`` makes a commit durable before it returns. Lock
 waits, serialisation failures and deadlocks are recognised by their SQLSTATE (psycopg's exception
-classes) and retried with backoff. Times are stored as the same ISO 8601 text as in SQLite, so a
-store moves between the two without any change.
+classes) and retried with backoff; so is a transaction whose connection broke (a server restart, a
+network cut) before its COMMIT was sent, on a new connection. Times are stored as the same ISO 8601
+text as in SQLite, so a store moves between the two without any change.
 """
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.flags.backends import redact
 from core.flags.backends.base import SQLBackend
 from core.flags.common import SCHEMA_VERSION, FlagStoreError
 
-__all__ = ["PostgresBackend", "redact", "SCHEMA"]
+__all__ = ["PostgresBackend", "parse_url", "SCHEMA"]
 
 #: The PostgreSQL schema (namespace) holding a flag store's tables.
 SCHEMA = "astrom3_flags"
@@ -50,12 +52,6 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX decisions_session ON decisions(session)",
     ],
 }
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (for messages and ``repr``)."""
-    url = re.sub(r"(://[^:/@?#]*):[^@/?#]*@", r"\1@", str(url))
-    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
 
 
 def _psycopg():
@@ -109,6 +105,7 @@ class PostgresBackend(SQLBackend):
         self._errors = psycopg.errors
         self._params = parse_url(url)
         self.url = url
+        self._committing = False
         super().__init__(redact(url), readonly=readonly, timeout=timeout)
         self._conn = self._connect()
 
@@ -125,13 +122,20 @@ class PostgresBackend(SQLBackend):
             return "readonly"
         if isinstance(exc, (e.LockNotAvailable, e.SerializationFailure, e.DeadlockDetected)):
             return "busy"
-        return "lost" if self._conn is not None and self._conn.broken else "other"
+        if self._conn is not None and self._conn.broken:
+            # broken before COMMIT was sent: the server rolled the transaction back, so run it again on a
+            # new connection; broken while committing: nobody knows whether it was stored
+            return "lost" if self._committing else "busy"
+        return "other"
 
     @contextmanager
     def _write_transaction(self, conn):
+        self._committing = False
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield
+            self._committing = True  # the block succeeded: leaving the with sends COMMIT
+        self._committing = False
 
     @contextmanager
     def _read_transaction(self, conn):
