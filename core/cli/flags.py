@@ -1,6 +1,7 @@
-"""``astrom3 flags list|add|undo|export|import|merge``: the labelling store from the command line.
+"""``astrom3 flags list|add|undo|export|import|merge|migrate``: the labelling store from the command line.
 
-``STORE`` is a workspace directory (its ``flags.sqlite`` is used) or a ``.sqlite`` file.
+``STORE`` is a workspace directory (its ``flags.sqlite`` is used), a ``.sqlite`` file, or a
+``postgresql://user@host/db`` URL (a store shared by several explorer servers).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
     def store_arg(q):
-        q.add_argument("store", help="workspace directory or flags .sqlite file")
+        q.add_argument("store", help="workspace directory, flags .sqlite file or postgresql://user@host/db")
 
     def filters(q):
         q.add_argument("--kind", default=None, help="only this kind")
@@ -69,13 +70,27 @@ def register(sub) -> None:
     q.add_argument("--json", action="store_true", help="print the report as JSON")
     q.set_defaults(func=run_merge)
 
+    q = fsub.add_parser("migrate", help="copy a store into an empty one (e.g. SQLite to PostgreSQL) without loss",
+                        description="Copy every session and decision of SOURCE (ids, undo rows, times, "
+                                    "fingerprints) into the empty TARGET in one transaction, then read TARGET back "
+                                    "and compare every field. SOURCE is only read. Typically: astrom3 flags "
+                                    "migrate WS/flags.sqlite postgresql://user@host/db (the password is best "
+                                    "kept in ~/.pgpass or PGPASSWORD rather than in the URL).")
+    q.add_argument("source", help="workspace directory, .sqlite file or postgresql:// URL to copy from")
+    q.add_argument("target", help="postgresql://user@host/db (or a new .sqlite file) to copy into; must be empty")
+    q.set_defaults(func=run_migrate)
+
 
 def _store_path(arg: str):
+    """``(location, workspace)`` of a STORE argument; the workspace is None for a PostgreSQL URL."""
     from pathlib import Path
 
     from core import schema
     from core.flags import FlagStoreError
+    from core.flags.backends import is_postgres_url
 
+    if is_postgres_url(arg):
+        return arg, None
     p = Path(arg)
     if p.is_dir():
         return p / schema.FLAGS_FILE, p
@@ -87,8 +102,8 @@ def _store_path(arg: str):
 def _open(arg: str, *, must_exist=True, **check):
     from core.flags import FlagStore, FlagStoreError
 
-    path, _ = _store_path(arg)
-    if must_exist and not path.exists():
+    path, workspace = _store_path(arg)
+    if must_exist and workspace is not None and not path.exists():
         raise FlagStoreError(f"{path}: no flag store there yet")
     return FlagStore(path, **check)
 
@@ -114,6 +129,11 @@ def _workspace_check(arg: str, sky_arg=None, *, required: bool = True) -> dict:
         from core.sky import open_sky
         return {"sky": open_sky(sky_arg)}
     _, workspace = _store_path(arg)
+    if workspace is None:  # a PostgreSQL store: no workspace beside it
+        if required:
+            raise FlagStoreError("a PostgreSQL flag store has no workspace to check object ids and labels "
+                                 "against; pass --sky SKY")
+        return {}
     results = workspace / schema.RESULTS_FILE
     if not results.exists():
         if required:
@@ -131,7 +151,7 @@ def _provenance(arg: str) -> dict:
     from core.workspace import Workspace
 
     _, workspace = _store_path(arg)
-    if not (workspace / "manifest.json").exists():
+    if workspace is None or not (workspace / "manifest.json").exists():
         return {}
     entry = Workspace(workspace, create=False).manifest().get(schema.RESULTS_FILE, {})
     return {"sky_fingerprint": entry.get("inputs", {}).get("sky"), "model_fingerprint": entry.get("fingerprint")}
@@ -183,6 +203,8 @@ def run_export(args) -> int:
         raise FlagStoreError("give either FILE (inside the workspace) or --out, not both")
     if args.out:
         out = Path(args.out)
+    elif workspace is None:
+        raise FlagStoreError("a PostgreSQL flag store has no workspace to export into; pass --out FILE")
     else:
         name = args.file or f"flags.{EXPORT_FORMATS[args.format or 'csv'][0].lstrip('.')}"
         out = (workspace / name).resolve()
@@ -222,3 +244,15 @@ def run_merge(args) -> int:
     print(json.dumps(report.to_dict(), indent=1, default=str) if args.json else report.summary())
     return 0
 
+
+def run_migrate(args) -> int:
+    from core.flags import migrate
+    from core.flags.backends import redact
+
+    source, _ = _store_path(args.source)
+    target, _ = _store_path(args.target)
+    n = migrate(source, target)  # refuses a target that holds anything
+
+    print(f"copied {n['sessions']} sessions and {n['decisions']} decisions from {redact(source)} to "
+          f"{redact(target)}; every field compared equal (the source was left as it was)")
+    return 0
