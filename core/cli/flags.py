@@ -64,6 +64,19 @@ def register(sub) -> None:
     q.add_argument("--format", default=None, choices=["csv", "ecsv", "votable", "json"])
     q.set_defaults(func=run_import)
 
+    q = fsub.add_parser("import-ids", help="flag every object of an id list (CSV, ECSV, VOTable, FITS; e.g. from TOPCAT)",
+                        description="Reads the ids of FILE (column id, name, source_id... or --column) and flags each "
+                                    "as KIND by USER in one transaction; ids already so flagged by USER are left alone.")
+    store_arg(q)
+    q.add_argument("file", help="csv, ecsv, xml/vot (VOTable) or fits file of object ids")
+    q.add_argument("--kind", default="interesting", help="flag kind (default interesting)")
+    q.add_argument("--user", required=True, help="who flags")
+    q.add_argument("--column", default=None, help="id column (default: found by name or by matching the sky's ids)")
+    q.add_argument("--note", default=None, help="note stored with every flag")
+    q.add_argument("--sky", default=None, help="sky directory to check the ids against (default: results.parquet)")
+    q.add_argument("--skip-unknown", action="store_true", help="flag the known ids, report the others")
+    q.set_defaults(func=run_import_ids)
+
     q = fsub.add_parser("merge", help="combine several people's flags; agreement per kind and conflicts")
     q.add_argument("inputs", nargs="+", help="stores (.sqlite or workspaces) or exports")
     q.add_argument("--out", default=None, help="write the merged flags here (.sqlite or an export file)")
@@ -229,6 +242,22 @@ def run_import(args) -> int:
     with _open(args.store, must_exist=False, **_workspace_check(args.store, required=False)) as store:
         n = store.import_(args.file, format=args.format)
     print(f"imported {n} new decisions from {args.file}")
+    return 0
+
+
+def run_import_ids(args) -> int:
+    from core.idlist import flag_ids, read_id_list
+
+    check = _workspace_check(args.store, args.sky)
+    known = check["sky"].ids if "sky" in check else check["valid_ids"]
+    ids = read_id_list(args.file, column=args.column, known_ids=known)
+    info = {"sky_fingerprint": check["sky"].fingerprint} if "sky" in check else _provenance(args.store)
+    with _open(args.store, must_exist=False, **check) as store:
+        r = flag_ids(store, ids, args.kind, user=args.user, note=args.note, skip_unknown=args.skip_unknown,
+                     source=args.file, **info)
+    print(f"flagged {r['added']} objects as {args.kind} from {args.file}"
+          + (f"; {r['already']} already were" if r["already"] else "")
+          + (f"; skipped {len(r['unknown'])} ids not in the sky" if r["unknown"] else ""))
     return 0
 
 
