@@ -23,6 +23,10 @@ def register(sub) -> None:
     p.add_argument("--preset", default="cpu", help="when a model has to be trained: its preset (default cpu)")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--flags", default=None, metavar="STORE",
+                   help="flag store the explorer reads and writes: postgresql://user@host/db (one store several "
+                        "servers share) or a .sqlite file (default: WORKSPACE/flags.sqlite); checked before the "
+                        "server starts")
     p.add_argument("--show", action="store_true", help="open a browser tab")
     p.set_defaults(func=run)
 
@@ -44,7 +48,27 @@ def command(args) -> list[str]:
     return cmd + ["--args", "--sky", str(sky), "--workspace", str(ws), *extra]
 
 
+def environment(args) -> dict:
+    """The server's environment: this one, plus the ``--flags`` store (``ASTROM3_FLAGS``) when given.
+
+    The store travels in the environment rather than on the command line, so a password in its URL
+    is not shown by ``ps``.
+    """
+    import os
+
+    from core.flags.common import STORE_ENV
+
+    env = dict(os.environ)
+    if getattr(args, "flags", None):
+        env[STORE_ENV] = str(args.flags)
+    return env
+
+
 def run(args) -> int:
     import subprocess
 
-    return subprocess.call(command(args))
+    cmd = command(args)
+    if getattr(args, "flags", None):
+        from core.flags import FlagStore
+        FlagStore(args.flags).close()  # a bad URL or an unreachable server: a one-line error, no server started
+    return subprocess.call(cmd, env=environment(args))

@@ -19,6 +19,9 @@ CURRENT_COLUMNS = ["id", "kind", "proposed_label", "subclass", "note", "user", "
 #: Columns of :meth:`FlagStore.history`.
 HISTORY_COLUMNS = ["decision", "id", "kind", "proposed_label", "subclass", "note", "user", "session", "created",
                    "sky_fingerprint", "model_fingerprint", "undoes"]
+#: Environment variable naming the flag store an explorer server opens instead of ``WORKSPACE/flags.sqlite``
+#: (set by ``astrom3 serve --flags``).
+STORE_ENV = "ASTROM3_FLAGS"
 KINDS = ("mislabel", "anomaly", "crossmatch", "subclass", "fine", "interesting")
 
 
