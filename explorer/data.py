@@ -121,18 +121,21 @@ def class_ranges(table: pd.DataFrame, columns, label_col: str = "label") -> pd.D
 
 
 def open_flag_store(workspace_path, results: pd.DataFrame):
-    """Open ``WS/flags.sqlite`` for the ids and labels of ``results``; returns ``(store, error message)``.
+    """Open the flag store for the ids and labels of ``results``; returns ``(store, error message)``.
 
-    A store that cannot be opened (damaged, newer schema) leaves the explorer usable without flags
-    and says why.
+    The store is ``WS/flags.sqlite``, or the one ``ASTROM3_FLAGS`` names (a ``postgresql://`` URL
+    several servers share, or a SQLite file; set by ``astrom3 serve --flags``). A store that cannot
+    be opened (damaged, newer schema, server down) leaves the explorer usable without flags and says why.
     """
     from core.flags import FlagStore, FlagStoreError
+    from core.flags.common import STORE_ENV
     from core.workspace import Workspace
 
     ws = Workspace(workspace_path, create=False)
     labels = sorted(results["label"].dropna().astype(str).unique())
+    location = os.environ.get(STORE_ENV) or ws.flags_path
     try:
-        return FlagStore(ws.flags_path, valid_ids=results["id"].astype(str).tolist(), labels=labels), None
+        return FlagStore(location, valid_ids=results["id"].astype(str).tolist(), labels=labels), None
     except FlagStoreError as exc:
         return None, f"flags are not available: {exc}"
 
