@@ -76,7 +76,10 @@ def register(sub) -> None:
     q.add_argument("--sky", default=None, help="sky directory to check the ids against (default: results.parquet)")
     q.add_argument("--skip-unknown", action="store_true", help="flag the known ids, report the others")
     q.set_defaults(func=run_import_ids)
+    _register_merge_and_migrate(fsub)
 
+
+def _register_merge_and_migrate(fsub) -> None:
     q = fsub.add_parser("merge", help="combine several people's flags; agreement per kind and conflicts")
     q.add_argument("inputs", nargs="+", help="stores (.sqlite or workspaces) or exports")
     q.add_argument("--out", default=None, help="write the merged flags here (.sqlite or an export file)")
