@@ -19,7 +19,7 @@ from core.errors import AstroM3Error
 #: Command modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "simulate", "validate", "import_", "train", "finetune", "embed", "analyze", "run",
-    "plant", "evaluate", "similar", "flags", "serve",
+    "plant", "evaluate", "similar", "flags", "crossmatch", "samp", "serve",
 )
 
 
