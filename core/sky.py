@@ -27,7 +27,7 @@ import uuid
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,7 @@ class LightCurve:
     error: np.ndarray
     kind: str = "mag"
     band: str | None = None
+    meta: dict = field(default_factory=dict, compare=False)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -72,6 +73,80 @@ class LightCurve:
     def span(self) -> float:
         """Time span in days."""
         return float(self.time[-1] - self.time[0]) if len(self.time) else 0.0
+
+    @property
+    def magnitudes(self) -> np.ndarray:
+        """The values as magnitudes (fluxes converted with ``-2.5 log10``)."""
+        if self.kind == "flux":
+            return -2.5 * np.log10(np.clip(np.asarray(self.value, float), 1e-12, None))
+        return np.asarray(self.value, float)
+
+    def phase(self, period: float, epoch: float | None = None) -> np.ndarray:
+        """Phase in [0, 1) of every point at ``period`` (days); ``epoch`` defaults to maximum light."""
+        if not np.isfinite(period) or period <= 0:
+            raise ValueError(f"period must be positive, not {period!r}")
+        if epoch is None:
+            epoch = float(self.time[np.argmin(self.magnitudes)]) if len(self) else 0.0
+        return ((np.asarray(self.time, float) - epoch) / period) % 1.0
+
+    def fold(self, period: float, epoch: float | None = None) -> LightCurve:
+        """A new light curve with ``time`` = phase in [0, 1), sorted; ``meta["fold"]`` says how.
+
+        Examples
+        --------
+        >>> lc = LightCurve("x", np.array([0.0, 0.25, 1.0]), np.array([1.0, 2.0, 1.0]), np.ones(3))
+        >>> f = lc.fold(1.0)
+        >>> f.time.tolist(), f.meta["fold"]
+        ([0.0, 0.0, 0.25], {'period': 1.0, 'epoch': 0.0})
+        """
+        if epoch is None:
+            epoch = float(self.time[np.argmin(self.magnitudes)]) if len(self) else 0.0
+        ph = self.phase(period, epoch)
+        order = np.argsort(ph, kind="stable")
+        return replace(self, time=ph[order], value=np.asarray(self.value)[order], error=np.asarray(self.error)[order],
+                       meta={**self.meta, "fold": {"period": float(period), "epoch": float(epoch)}})
+
+    def normalize(self) -> LightCurve:
+        """A new light curve in units of its 5-95 % range around the median (magnitudes; ``meta["normalize"]``)."""
+        m = self.magnitudes
+        med = float(np.median(m)) if len(m) else 0.0
+        amp = float(np.percentile(m, 95) - np.percentile(m, 5)) if len(m) else 0.0
+        scale = amp if amp > 0 else 1.0
+        return replace(self, value=(m - med) / scale, error=np.asarray(self.error, float) / scale, kind="mag",
+                       meta={**self.meta, "normalize": {"median": med, "amplitude": amp}})
+
+    def periodogram(self, min_period: float = 0.05, max_period: float | None = None,
+                    n: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+        """Lomb-Scargle power (astropy) on a log grid of periods; returns ``(periods, power)``.
+
+        ``max_period`` defaults to half the time span.
+        """
+        from astropy.timeseries import LombScargle
+
+        t, y, e = np.asarray(self.time, float), self.magnitudes, np.asarray(self.error, float)
+        ok = np.isfinite(t) & np.isfinite(y)
+        e = np.where(np.isfinite(e) & (e > 0), e, np.nan)
+        dy = e[ok] if np.isfinite(e[ok]).all() else None
+        span = float(t[ok].max() - t[ok].min()) if ok.sum() > 1 else 1.0
+        max_period = max_period or max(span / 2, min_period * 2)
+        periods = np.geomspace(min_period, max_period, n)
+        power = LombScargle(t[ok], y[ok], dy).power(1.0 / periods)
+        return periods, np.asarray(power, float)
+
+    def best_period(self, min_period: float = 0.05, max_period: float | None = None) -> float | None:
+        """The period of the highest Lomb-Scargle peak on astropy's own frequency grid
+        (five samples per peak, so short periods of long light curves are resolved); None for
+        fewer than 10 points."""
+        from astropy.timeseries import LombScargle
+
+        if len(self) < 10 or self.span <= 0:
+            return None
+        max_period = max_period or self.span
+        e = np.asarray(self.error, float)
+        ls = LombScargle(self.time, self.magnitudes, e if np.all(np.isfinite(e) & (e > 0)) else None)
+        freq, power = ls.autopower(minimum_frequency=1.0 / max_period, maximum_frequency=1.0 / min_period,
+                                   samples_per_peak=5)
+        return float(1.0 / freq[int(np.argmax(power))])
 
 
 @dataclass(frozen=True)
@@ -387,6 +462,7 @@ class Sky:
         self._lc = lightcurves
         self._sp = spectra
         self._fingerprint: str | None = None
+        self._row_of: pd.Index | None = None
 
     def __repr__(self) -> str:
         return (f"Sky({str(self.path)!r}: {len(self)} objects, {self.n_lightcurves} light curves, "
@@ -447,6 +523,21 @@ class Sky:
     @property
     def spectrum_ids(self) -> pd.Index:
         return self._sp.ids if self._sp is not None else pd.Index([], name="id")
+
+    def object(self, object_id: str) -> pd.Series:
+        """One object's catalogue row, looked up by index (``KeyError`` for an unknown id)."""
+        if self._row_of is None:
+            self._row_of = pd.Index(self.objects["id"].astype(str))
+        i = self._row_of.get_indexer([str(object_id)])[0]
+        if i < 0:
+            raise KeyError(f"object id {object_id!r} is not in {self.path}")
+        return self.objects.iloc[i]
+
+    def lightcurves(self, ids: Iterable[str]) -> list[LightCurve | None]:
+        """The light curves of ``ids``, in that order (None where an object has none)."""
+        ids = [str(i) for i in ids]
+        got = {lc.id: lc for lc in self.iter_lightcurves(ids=ids)}
+        return [got.get(i) for i in ids]
 
     def lightcurve(self, object_id: str) -> LightCurve | None:
         """One object's light curve, or None if it has none."""

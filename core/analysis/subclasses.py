@@ -94,13 +94,7 @@ def effect_sizes(table: pd.DataFrame, inside: np.ndarray, columns: list[str]) ->
 def _period(lc, catalogue_period: float | None) -> float | None:
     if catalogue_period is not None and np.isfinite(catalogue_period) and catalogue_period > 0:
         return float(catalogue_period)
-    if len(lc.time) < 10 or lc.span <= 0:
-        return None
-    from astropy.timeseries import LombScargle
-
-    freq = np.linspace(1.0 / lc.span, 10.0, 5000)
-    power = LombScargle(lc.time, lc.value, lc.error if np.all(lc.error > 0) else None).power(freq)
-    return float(1.0 / freq[np.argmax(power)])
+    return lc.best_period(min_period=0.1, max_period=lc.span) if lc.span > 0.2 else None
 
 
 def fold_and_bin(time: np.ndarray, value: np.ndarray, period: float, *, kind: str = "mag",
@@ -110,13 +104,11 @@ def fold_and_bin(time: np.ndarray, value: np.ndarray, period: float, *, kind: st
     Returns the per-bin median of ``(mag - median) / (p95 - p5)`` (fluxes are turned into
     magnitudes first); lower = brighter, as astronomers plot magnitudes.
     """
-    value = np.asarray(value, float)
-    if kind == "flux":
-        value = -2.5 * np.log10(np.clip(value, 1e-12, None))
-    t0 = time[np.argmin(value)]
-    phase = ((time - t0) / period) % 1.0
-    amp = np.percentile(value, 95) - np.percentile(value, 5)
-    norm = (value - np.median(value)) / (amp if amp > 0 else 1.0)
+    from core.sky import LightCurve
+
+    lc = LightCurve("", np.asarray(time, float), np.asarray(value, float), np.ones(len(time)), kind=kind)
+    folded = lc.normalize().fold(period)
+    phase, norm = folded.time, folded.value
     bins = np.minimum((phase * n_bins).astype(int), n_bins - 1)
     out = np.full(n_bins, np.nan)
     for b in np.unique(bins):
