@@ -247,3 +247,17 @@ def test_astrom3_three_parallel_lists_match_nested(tmp_path):
         pq.write_table(pa.Table.from_pylist([{"name": "a", "photometry": ph, "spectra": None, "label": "EW"}]), src)
         lc = open_sky(import_sky("astrom3", src, tmp_path / f"sky_{name}")).lightcurve("a")
         assert lc.time.tolist() == [1.0, 2.0, 3.0, 4.0] and lc.value.tolist() == [11.0, 12.0, 13.0, 14.0]
+
+
+def test_readers_reject_options_they_do_not_take(tmp_path, capsys):
+    from core.cli import main
+    from core.errors import AstroM3Error
+    from core.io import import_sky
+
+    src = tmp_path / "x.parquet"
+    src.write_text("")
+    with pytest.raises(AstroM3Error, match=r"the 'astrom3' reader does not take catalog \(it takes: label_names\)"):
+        import_sky("astrom3", src, tmp_path / "out", catalog="cat.csv")
+    assert main(["import", "astrom3", str(src), str(tmp_path / "out"), "--catalog", "cat.csv"]) == 2
+    assert "does not take catalog" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

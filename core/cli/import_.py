@@ -28,9 +28,8 @@ def run(args) -> int:
         return 0
     if not (args.format and args.src and args.out):
         raise AstroM3Error("import needs FORMAT SRC OUT (see `astrom3 import --list`)")
-    options = {"catalog": args.catalog, "keep_unmatched": args.keep_unmatched}
-    if args.label_names:
-        options["label_names"] = args.label_names
+    given = {"catalog": args.catalog, "keep_unmatched": args.keep_unmatched, "label_names": args.label_names}
+    options = {k: v for k, v in given.items() if v not in (None, False)}   # only what the user set
     out = import_sky(args.format, args.src, args.out, overwrite=args.force, **options)
     from core.sky import validate_sky
 

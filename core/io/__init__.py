@@ -32,6 +32,17 @@ def get_reader(name: str):
     return importlib.import_module(READERS[name][0]).read
 
 
+def _check_options(format: str, read, options: dict) -> None:
+    """Refuse options the reader does not take (they would otherwise vanish silently)."""
+    import inspect
+
+    known = [n for n, p in inspect.signature(read).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = ", ".join(known) or "no options"
+        raise AstroM3Error(f"the {format!r} reader does not take {', '.join(unknown)} (it takes: {takes})")
+
+
 def import_sky(format: str, src: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
                **options) -> Path:
     """Read survey files with reader ``format`` and write a sky at ``out`` (atomically).
@@ -63,6 +74,7 @@ def import_sky(format: str, src: str | os.PathLike, out: str | os.PathLike, *, o
     from core.sky import SkyWriter
 
     read = get_reader(format)
+    _check_options(format, read, options)
     src = Path(src)
     if not src.exists():
         raise AstroM3Error(f"{src}: does not exist")

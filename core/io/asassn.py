@@ -49,7 +49,7 @@ def read_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     return t, m, e, dropped + n_bad_quality
 
 
-def read(src: Path, writer, *, catalog=None, keep_unmatched: bool = False, **_) -> None:
+def read(src: Path, writer, *, catalog=None, keep_unmatched: bool = False) -> None:
     """Read a directory of ASAS-SN CSVs (and ``catalog``) into ``writer``."""
     files = data_files(Path(src), ("*.csv", "*.dat", "*.txt"), "ASAS-SN light-curve")
     if catalog is not None:

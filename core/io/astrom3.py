@@ -113,7 +113,7 @@ def _flatten_metadata(table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame({k: out[k] for k in wanted if k in out})
 
 
-def read(src: Path, writer, *, label_names=None, **_) -> None:
+def read(src: Path, writer, *, label_names=None) -> None:
     """Read AstroM3 parquet file(s) into ``writer``.
 
     Parameters

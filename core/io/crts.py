@@ -79,7 +79,7 @@ def read_file(path: Path):
         yield (str(key), path, *clean(t[sel], m[sel], e[sel]))
 
 
-def read(src: Path, writer, *, catalog=None, keep_unmatched: bool = False, **_) -> None:
+def read(src: Path, writer, *, catalog=None, keep_unmatched: bool = False) -> None:
     """Read CRTS light-curve files (a directory or one file) and ``catalog`` into ``writer``."""
     files = data_files(Path(src), ("*.dat", "*.txt", "*.csv"), "CRTS light-curve")
     if catalog is not None:

@@ -78,7 +78,7 @@ def read_file(path: Path) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     return info, wave[order], flux[order], ivar[order]
 
 
-def read(src: Path, writer, *, catalog=None, keep_unmatched: bool = False, **_) -> None:
+def read(src: Path, writer, *, catalog=None, keep_unmatched: bool = False) -> None:
     """Read LAMOST FITS spectra (a directory or one file) and optional ``catalog`` into ``writer``."""
     files = data_files(Path(src), ("*.fits", "*.fits.gz", "*.fit", "*.fit.gz"), "LAMOST FITS")
     catalogue = read_catalogue(catalog) if catalog else None
