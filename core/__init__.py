@@ -25,6 +25,9 @@ _EXPORTS = {
     "evaluate": "core.analysis",
     "FlagStore": "core.flags",
     "ReviewSession": "core.review",
+    "object_links": "core.links", "crossmatch": "core.links",
+    "read_id_list": "core.idlist", "flag_ids": "core.idlist",
+    "SampLink": "core.samp",
 }
 
 __all__ = sorted(_EXPORTS)
