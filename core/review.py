@@ -49,22 +49,25 @@ class ReviewError(AstroM3Error):
 
 @dataclass(frozen=True)
 class Target:
-    """One review target: its static score, its detector parts and the decision it looks for."""
+    """One review target: its static score, the decision it looks for; its parts come from the registry."""
 
     prior: str
-    parts: tuple[str, ...]
     positive: str
     labelled_only: bool = False
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The detector parts of the static score (:func:`core.scores.parts_of`), plugins included."""
+        from core import scores
+
+        return scores.parts_of(self.prior)
 
 
 #: The review targets.
 TARGETS: dict[str, Target] = {
-    "anomaly": Target("outlier_score", ("outlier_class", "outlier_knn", "outlier_iforest", "outlier_glosh"),
-                      "anomaly"),
-    "mislabel": Target("mislabel_score", ("mislabel_centroid", "mislabel_knn", "mislabel_cleanlab"),
-                       "mislabel", labelled_only=True),
-    "crossmodal": Target("crossmodal_score", ("crossmodal_pair", "crossmodal_votes", "crossmodal_odd"),
-                         "crossmatch"),
+    "anomaly": Target("outlier_score", "anomaly"),
+    "mislabel": Target("mislabel_score", "mislabel", labelled_only=True),
+    "crossmodal": Target("crossmodal_score", "crossmatch"),
 }
 
 _CAT_COLUMNS = ("period", "amplitude", "bp_rp", "j_k", "w1_w2")

@@ -211,3 +211,29 @@ def test_oracle_curves_and_cli(planted, tmp_path, capsys):
     assert js["target"] == "mislabel" and len(js["curves"]["static"]) == 20
     assert out.with_suffix(".png").stat().st_size > 1000
     assert not Workspace(planted["ws"]).flags_path.exists()       # the oracle never writes the user's flags
+
+
+def test_review_features_take_the_registry_parts_and_ignore_text_columns():
+    import numpy as np
+    import pandas as pd
+
+    from core import scores
+    from core.review import review_features
+
+    rng = np.random.default_rng(0)
+    n = 50
+    results = pd.DataFrame({"id": [f"o{i}" for i in range(n)], "label": ["EW"] * n,
+                            "crossmodal_score": rng.random(n), "crossmodal_pair": rng.random(n),
+                            "crossmodal_votes": rng.random(n), "crossmodal_odd": ["spectra"] * n,
+                            "outlier_score": rng.random(n), "outlier_own_class": rng.random(n)})
+    _, names = review_features(results, "crossmodal")
+    assert "part:crossmodal_pair" in names and "part:crossmodal_votes" in names
+    assert not any("crossmodal_odd" in c for c in names)              # a text column, not a score
+    _, names = review_features(results, "anomaly")
+    assert "part:outlier_own_class" in names                           # a part the registry names
+    scores.register(scores.Score("outlier_test_part", "x", target="anomalies", part_of="outlier_score"))
+    try:
+        results["outlier_test_part"] = rng.random(n)
+        assert "part:outlier_test_part" in review_features(results, "anomaly")[1]
+    finally:
+        scores.unregister("outlier_test_part")
