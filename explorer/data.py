@@ -20,7 +20,7 @@ import pandas as pd
 from core.errors import AstroM3Error
 
 __all__ = ["WorkspaceData", "ObjectData", "load_workspace", "class_ranges", "open_flag_store", "default_user",
-           "results_ready", "session_info", "score_columns", "object_data", "lightcurve_period"]
+           "results_ready", "session_info", "score_columns", "object_data", "lightcurve_period", "range_lookup"]
 
 _LOCK = threading.Lock()
 _CACHE: dict = {}
@@ -39,9 +39,11 @@ class WorkspaceData:
     flag_error: str | None = None
     session_info: dict = field(default_factory=dict)
     object_index: pd.Index = field(init=False, repr=False)  # sky.objects row of each id (no table scans)
+    range_lookup: dict = field(init=False, repr=False)      # (label, column) -> (q05, median, q95)
 
     def __post_init__(self):
         self.object_index = pd.Index(self.sky.objects["id"].astype(str))
+        self.range_lookup = range_lookup(self.ranges)
         self._objects: OrderedDict = OrderedDict()  # id -> ObjectData, the most recent first out last
         self._read_lock = threading.Lock()           # the sky's lazy readers are not thread-safe
 
@@ -118,6 +120,14 @@ def class_ranges(table: pd.DataFrame, columns, label_col: str = "label") -> pd.D
     out.columns = ["q05", "median", "q95"]
     out.index.names = ["label", "column"]
     return out
+
+
+def range_lookup(ranges: pd.DataFrame) -> dict:
+    """:func:`class_ranges` as a dict ``(label, column) -> (q05, median, q95)`` (a focus reads dozens)."""
+    if len(ranges) == 0:
+        return {}
+    vals = ranges[["q05", "median", "q95"]].to_numpy(float)
+    return {key: tuple(v) for key, v in zip(ranges.index, vals)}
 
 
 def open_flag_store(workspace_path, results: pd.DataFrame):

@@ -92,6 +92,7 @@ class ExplorerState(param.Parameterized):
         self._store = flag_store
         self._session_info = session_info or {}
         self._session = None
+        self._rows: dict = {}  # id -> results row (the shared results never change)
         #: The headline scores this results table has (older results lack some), in display order.
         self.scores = headline_scores(results)
         self._full_ranges = {n: tuple(float(v) for v in registry.get(n).range) for n in self.scores}
@@ -200,15 +201,25 @@ class ExplorerState(param.Parameterized):
         """Focus one object (``None`` clears); unknown ids raise ``KeyError``."""
         if object_id is not None and self._index.get_indexer([str(object_id)])[0] < 0:
             raise KeyError(f"object id {object_id!r} is not in the results")
-        self.focus = None if object_id is None else str(object_id)
+        from panel.io import hold
+
+        with hold():  # every view's reaction (inspector, map star) goes to the browser as one message
+            self.focus = None if object_id is None else str(object_id)
 
     def row(self, object_id: str | None = None) -> pd.Series | None:
         """The results row of ``object_id`` (default: the focused object)."""
-        oid = self.focus if object_id is None else object_id
+        oid = self.focus if object_id is None else str(object_id)
         if oid is None:
             return None
-        i = self._index.get_indexer([str(oid)])[0]
-        return None if i < 0 else self.results.iloc[i]
+        hit = self._rows.get(oid)
+        if hit is None:  # a wide mixed-dtype row costs ~1 ms to build; a focus reads it from several views
+            i = self._index.get_indexer([oid])[0]
+            if i < 0:
+                return None
+            if len(self._rows) >= 32:
+                self._rows.pop(next(iter(self._rows)))
+            hit = self._rows[oid] = self.results.iloc[i]
+        return hit
 
     # --- flags ----------------------------------------------------------------------------------
     @property

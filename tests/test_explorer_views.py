@@ -125,6 +125,9 @@ def test_metadata_frame_and_votes_escape():
     assert f.set_index("column").loc["parallax", "outside"] != ""
     assert f.set_index("column").loc["parallax", "class q95"] == 3.0
     assert np.isnan(f.set_index("column").loc["bp_rp", "class q05"])
+    from explorer.views.inspector import metadata_html
+    table = metadata_html(f)
+    assert table.count("<tr") == 3 and "<tr class='outside'><td>parallax</td><td><b>5</b></td><td>1</td>" in table
     html_ = votes_html(pd.Series({"vote_photometry": "<b>EW</b>", "vote_photometry_prob": 0.9,
                                   "suggested_label": "RRAB"}))
     assert "<b>EW</b>" not in html_ and "&lt;b&gt;EW&lt;/b&gt;" in html_
@@ -180,13 +183,22 @@ def test_map_streams_select(views):
     assert state.focus == r["id"]
 
 
-def test_focus_redraws_the_star_not_the_selection(views):
+def test_focus_moves_the_star_glyph_not_the_holoviews_overlay(views):
+    """The star is a Bokeh glyph on the map's figure; a focus sets its two coordinates, nothing re-renders."""
     mv, state = views["map"], views["state"]
+    plot = hv.renderer("bokeh").get_plot(mv.overlay)
+    stars = [r for r in plot.state.renderers if getattr(r, "data_source", None) is mv._star_src]
+    assert len(stars) == 1 and stars[0].glyph.marker == "star"
     state.select_ids(["s00001", "s00002"])
-    marks, star = mv._remark.counter, mv._refocus.counter
+    marks = mv._remark.counter
     state.focus_on("s00003")
-    assert (mv._remark.counter, mv._refocus.counter) == (marks, star + 1)
-    assert list(mv._focused().dimension_values("id")) == ["s00003"] and len(mv._selected()) == 2
+    r = state.results.set_index("id").loc["s00003"]
+    assert list(mv._star_src.data["x"]) == [r["umap_x"]] and list(mv._star_src.data["y"]) == [r["umap_y"]]
+    assert mv._remark.counter == marks and len(mv._selected()) == 2
+    state.projection = "spectra"  # the star follows the projection
+    assert list(mv._star_src.data["x"]) == [r["umap_x_spectra"]]
+    plot.update(0)  # a HoloViews re-render keeps one star
+    assert sum(getattr(x, "data_source", None) is mv._star_src for x in plot.state.renderers) == 1
 
 
 def test_highlight_marks_selection_and_focus(views):
@@ -249,7 +261,8 @@ def test_inspector_draws_on_focus(views):
     insp._scale(0.5)
     assert len(f.spec_src["lines"].data["x"]) > 0  # lines marked on this object's spectrum
     assert "s00001" in insp._title.object
-    assert set(insp._meta.value["column"]) >= {"period", "parallax"}
+    assert set(insp.meta_frame["column"]) >= {"period", "parallax"}
+    assert "<td>parallax</td>" in insp._meta.object
     # neighbours: core.analysis.similar needs an index this fake workspace lacks -> a clear message
     assert insp._neigh.objects
 

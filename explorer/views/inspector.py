@@ -20,11 +20,11 @@ import param
 from bokeh.events import Tap
 
 from core import scores as registry
-from explorer.data import object_data
+from explorer.data import object_data, range_lookup
 from explorer.state import ExplorerState
 from explorer.views.figures import SPECTRAL_BANDS, SPECTRAL_LINES, InspectorFigures, fold_phase
 
-__all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "votes_html",
+__all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "metadata_html", "votes_html",
            "why_flagged_html", "sparkline_svg", "Inspector", "call_optional"]
 
 #: Periodograms kept per session (recent focuses and prefetched suspects).
@@ -65,8 +65,20 @@ def periodogram(lc, min_period: float = 0.05, max_period: float | None = None, n
     return periods, np.asarray(power, float)
 
 
-def metadata_frame(meta_row: pd.Series, label, ranges: pd.DataFrame, columns) -> pd.DataFrame:
-    """Metadata values beside the class's typical range (5th-95th percentile), with a flag when outside."""
+_NO_RANGE = (np.nan, np.nan, np.nan)
+
+
+def _lookup(ranges) -> dict:
+    """``(label, column) -> (q05, median, q95)`` from :func:`explorer.data.class_ranges` (or that dict)."""
+    return ranges if isinstance(ranges, dict) else range_lookup(ranges)
+
+
+def metadata_frame(meta_row: pd.Series, label, ranges, columns) -> pd.DataFrame:
+    """Metadata values beside the class's typical range (5th-95th percentile), with a flag when outside.
+
+    ``ranges``: :func:`explorer.data.class_ranges`, or its :func:`~explorer.data.range_lookup` dict.
+    """
+    ranges = _lookup(ranges)
     rows = []
     for c in columns:
         v = meta_row.get(c, np.nan)
@@ -74,9 +86,7 @@ def metadata_frame(meta_row: pd.Series, label, ranges: pd.DataFrame, columns) ->
             v = float(v)
         except (TypeError, ValueError):
             continue
-        q05 = med = q95 = np.nan
-        if label is not None and (label, c) in ranges.index:
-            q05, med, q95 = ranges.loc[(label, c), ["q05", "median", "q95"]]
+        q05, med, q95 = ranges.get((label, c), _NO_RANGE)
         outside = bool(np.isfinite(v) and np.isfinite(q05) and (v < q05 or v > q95))
         rows.append({"column": c, "value": v, "class q05": q05, "class median": med, "class q95": q95,
                      "outside": "\u26a0" if outside else ""})
@@ -84,6 +94,21 @@ def metadata_frame(meta_row: pd.Series, label, ranges: pd.DataFrame, columns) ->
     # the same dtypes for every object (an empty frame too): the table's setup never changes with the focus
     return out.astype({"column": str, "value": float, "class q05": float, "class median": float,
                        "class q95": float, "outside": str})
+
+
+def metadata_html(frame: pd.DataFrame) -> str:
+    """A :func:`metadata_frame` as a small HTML table (escaped); values outside the class's range marked.
+
+    Plain HTML, not a Tabulator: a focus then replaces one string instead of re-rendering a table widget.
+    """
+    def num(v) -> str:
+        return "" if not np.isfinite(v) else f"{v:.4g}"
+    rows = "".join(
+        f"<tr class='{'outside' if r['outside'] else ''}'><td>{html.escape(str(r['column']))}</td>"
+        f"<td><b>{num(r['value'])}</b></td><td>{num(r['class q05'])}</td><td>{num(r['class median'])}</td>"
+        f"<td>{num(r['class q95'])}</td><td>{html.escape(r['outside'])}</td></tr>" for r in frame.to_dict("records"))
+    return ("<table class='meta'><tr><th>column</th><th>value</th><th>class 5%</th><th>median</th><th>95%</th>"
+            f"<th></th></tr>{rows}</table>")
 
 
 def votes_html(row: pd.Series) -> str:
@@ -99,15 +124,13 @@ def votes_html(row: pd.Series) -> str:
             f"<tr><td>suggested</td><td><b>{sug}</b></td></tr></table>")
 
 
-def _score_item(name: str, row: pd.Series, label, ranges: pd.DataFrame, inner: str = "") -> str:
+def _score_item(name: str, row: pd.Series, label, ranges: dict, inner: str = "") -> str:
     """One ``<li>``: a score's value against its class's median and 95th percentile (bold above it)."""
     try:
         v = float(row.get(name, np.nan))
     except (TypeError, ValueError):
         v = np.nan
-    med = q95 = np.nan
-    if label is not None and (label, name) in ranges.index:
-        med, q95 = ranges.loc[(label, name), ["median", "q95"]]
+    _, med, q95 = ranges.get((label, name), _NO_RANGE)
     hot = bool(np.isfinite(v) and np.isfinite(q95) and v > q95)
     entry = registry.REGISTRY.get(name)
     shown = html.escape(entry.display if entry and entry.headline else name.replace("_", " "))
@@ -118,13 +141,13 @@ def _score_item(name: str, row: pd.Series, label, ranges: pd.DataFrame, inner: s
     return f"<li class='score-{html.escape(name, quote=True)}' title='{tip}'>{body}{inner}</li>"
 
 
-def why_flagged_html(row: pd.Series, ranges: pd.DataFrame) -> str:
+def why_flagged_html(row: pd.Series, ranges) -> str:
     """Why one object may be suspicious, escaped: its ``outlier_why`` sentence (as typed), then each
     headline score of :mod:`core.scores` the results have, with its parts, against its class's range.
 
     Only the scores present in ``row`` (the results' columns) are listed: older results lack some.
     """
-    label = row.get("label")
+    label, ranges = row.get("label"), _lookup(ranges)
     why = row.get("outlier_why")
     head = (f"<p class='why-sentence'><span class='outlier-why'>{html.escape(why)}</span></p>"
             if isinstance(why, str) and why.strip() else "")
@@ -177,9 +200,10 @@ class Inspector(pn.viewable.Viewer):
                                 title="Periodogram (computed when open)", collapsed=True,
                                 sizing_mode="stretch_width", css_classes=["periodogram-card"])
         f.pg.on_event(Tap, self._pg_clicked)
-        self._meta = pn.widgets.Tabulator(metadata_frame(pd.Series(dtype=float), None, self.data.ranges, []),
-                                          show_index=False, disabled=True, sizing_mode="stretch_width",
-                                          height=220, pagination=None)
+        self.meta_frame = metadata_frame(pd.Series(dtype=float), None, {}, [])
+        self._meta = pn.pane.HTML(metadata_html(self.meta_frame), sizing_mode="stretch_width",
+                                  css_classes=["inspector-meta"])
+        self._neigh_hint = pn.pane.Markdown("Open this tab to load the neighbours.")
         self._votes = pn.pane.HTML("", sizing_mode="stretch_width")
         self._why = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["inspector-why"])
         self._neigh = pn.Column(sizing_mode="stretch_width")
@@ -288,8 +312,9 @@ class Inspector(pn.viewable.Viewer):
             self.period = p
         spec = obj.spectrum
         f.show_spectrum(spec if spec is not None and len(spec) else None)
-        self._meta.value = metadata_frame(obj.meta if obj.meta is not None else pd.Series(dtype=float), label,
-                                          d.ranges, d.sky.metadata_columns)
+        self.meta_frame = metadata_frame(obj.meta if obj.meta is not None else pd.Series(dtype=float), label,
+                                         d.range_lookup, d.sky.metadata_columns)
+        self._meta.object = metadata_html(self.meta_frame)
         self._votes.object = votes_html(row)
         self._draw_why()
         self._draw_neighbours()
@@ -307,14 +332,15 @@ class Inspector(pn.viewable.Viewer):
 
         flag = s.flags.get(s.focus)
         head = f"<p>Flagged as <b>{html.escape(flag)}</b>.</p>{decisions_html(s.decisions())}" if flag else ""
-        self._why.object = head + why_flagged_html(row, self.data.ranges)
+        self._why.object = head + why_flagged_html(row, self.data.range_lookup)
 
     def _draw_neighbours(self, force: bool = False):
         s = self.state
         if s.focus is None:
             return
         if not force and self._tabs.active != 1:
-            self._neigh[:] = [pn.pane.Markdown("Open this tab to load the neighbours.")]
+            if list(self._neigh) != [self._neigh_hint]:  # new children re-lay out the whole page in the browser
+                self._neigh[:] = [self._neigh_hint]
             return
         res, err = call_optional("core.analysis", "similar", self.data.workspace_path, s.focus, k=self.k,
                                  modality=self.neighbour_space)

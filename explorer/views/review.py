@@ -132,7 +132,11 @@ class ReviewView(pn.viewable.Viewer):
         self.state.upcoming = self.queue[self.position + 1:self.position + 1 + PREFETCH]
 
     def act(self, action: str):
-        """Apply one decision (or move) to the current object."""
+        """Apply one decision (or move) to the current object; the browser gets one message for it all."""
+        with pn.io.hold():
+            self._act(action)
+
+    def _act(self, action: str):
         cur = self.current
         if action == "back":
             self.position = max(0, self.position - 1)
