@@ -92,7 +92,11 @@ def object_data(data: WorkspaceData, object_id: str) -> ObjectData:
 
 
 def default_user() -> str:
-    """The OS user name (the default flag author)."""
+    """Who the decisions of this session are by: the logged-in user (``astrom3 serve --auth``), else the OS user."""
+    import panel as pn
+
+    if pn.state.user:               # set by Panel's basic or OAuth login for this browser session
+        return str(pn.state.user)
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers
