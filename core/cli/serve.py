@@ -27,6 +27,14 @@ def register(sub) -> None:
                    help="flag store the explorer reads and writes: postgresql://user@host/db (one store several "
                         "servers share) or a .sqlite file (default: WORKSPACE/flags.sqlite); checked before the "
                         "server starts")
+    p.add_argument("--auth", choices=("none", "basic", "oauth"), default="none",
+                   help="who may open the explorer: none (default; then it listens on 127.0.0.1 only), basic "
+                        "(logins and passwords from --users) or oauth (Panel's OAuth providers, --oauth-provider; "
+                        "key and secret from PANEL_OAUTH_KEY / PANEL_OAUTH_SECRET). Each decision is attributed "
+                        "to the logged-in user")
+    p.add_argument("--users", default=None, metavar="FILE",
+                   help="with --auth basic: a JSON file {\"login\": \"password\", ...}")
+    p.add_argument("--oauth-provider", default=None, help="with --auth oauth: github, google, azure, gitlab, ...")
     p.add_argument("--show", action="store_true", help="open a browser tab")
     p.set_defaults(func=run)
 
@@ -42,10 +50,50 @@ def command(args) -> list[str]:
     cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--address", args.address, "--port", str(args.port),
            "--allow-websocket-origin", f"{args.address}:{args.port}", "--allow-websocket-origin",
            f"localhost:{args.port}", "--warm"]  # --warm: the workspace is loaded before the first page asks
+    cmd += auth_arguments(args)
     if args.show:
         cmd.append("--show")
     extra = ["--preset", args.preset] + (["--checkpoint", str(args.checkpoint)] if args.checkpoint else [])
     return cmd + ["--args", "--sky", str(sky), "--workspace", str(ws), *extra]
+
+
+#: Addresses that only this machine can reach.
+LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+
+
+def read_users(path) -> dict[str, str]:
+    """The ``--users`` file: a JSON object of login -> password (one-line errors otherwise)."""
+    import json
+
+    p = Path(path)
+    if not p.is_file():
+        raise AstroM3Error(f"--users {p}: no such file; write a JSON object {{\"login\": \"password\"}}")
+    try:
+        users = json.loads(p.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AstroM3Error(f"--users {p}: not JSON ({exc})") from None
+    if not isinstance(users, dict) or not users or not all(
+            isinstance(k, str) and k and isinstance(v, str) and v for k, v in users.items()):
+        raise AstroM3Error(f"--users {p}: expected a non-empty JSON object of login -> password strings")
+    return users
+
+
+def auth_arguments(args) -> list[str]:
+    """``panel serve`` options for ``--auth``; refuses to leave this machine without authentication."""
+    auth = getattr(args, "auth", "none") or "none"
+    if auth == "none":
+        if args.address not in LOCAL_ADDRESSES:
+            raise AstroM3Error(f"--address {args.address} without --auth would let anyone who can reach this "
+                               f"machine flag objects in your name; add --auth basic --users FILE (or --auth oauth)")
+        return []
+    if auth == "basic":
+        if not getattr(args, "users", None):
+            raise AstroM3Error("--auth basic needs --users FILE (a JSON object of login -> password)")
+        read_users(args.users)
+        return ["--basic-auth", str(Path(args.users).resolve())]
+    if not getattr(args, "oauth_provider", None):
+        raise AstroM3Error("--auth oauth needs --oauth-provider (github, google, azure, gitlab, ...)")
+    return ["--oauth-provider", args.oauth_provider]
 
 
 def environment(args) -> dict:
@@ -61,14 +109,22 @@ def environment(args) -> dict:
     env = dict(os.environ)
     if getattr(args, "flags", None):
         env[STORE_ENV] = str(args.flags)
+    if getattr(args, "auth", "none") != "none" and not env.get("PANEL_COOKIE_SECRET"):
+        import secrets
+
+        env["PANEL_COOKIE_SECRET"] = secrets.token_hex(32)   # signs the login cookies; never on the command line
     return env
 
 
 def run(args) -> int:
     import subprocess
+    import sys
 
     cmd = command(args)
     if getattr(args, "flags", None):
         from core.flags import FlagStore
         FlagStore(args.flags).close()  # a bad URL or an unreachable server: a one-line error, no server started
+    if getattr(args, "auth", "none") == "none":
+        print(f"astrom3: serving on http://{args.address}:{args.port}/explorer for this machine only "
+              f"(no --auth); see README 'Serving the explorer for a team'", file=sys.stderr)
     return subprocess.call(cmd, env=environment(args))

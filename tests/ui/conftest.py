@@ -33,14 +33,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(sky, ws, port: int, env=None, extra=(), warm: bool = False) -> subprocess.Popen:
+def start_server(sky, ws, port: int, env=None, extra=(), warm: bool = False, serve_args=()) -> subprocess.Popen:
     """``panel serve apps/explorer.py`` on 127.0.0.1:port; returns once the page answers.
 
     ``warm`` runs the app once at start-up (``--warm``), as the README and ``astrom3 serve`` do.
     """
     cmd = [sys.executable, "-m", "panel", "serve", str(ROOT / "apps" / "explorer.py"), "--address", "127.0.0.1",
            "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1", "--liveness",
-           *(["--warm"] if warm else []), "--args", "--sky", str(sky), "--workspace", str(ws), *extra]
+           *(["--warm"] if warm else []), *serve_args, "--args", "--sky", str(sky), "--workspace", str(ws), *extra]
     log = open(Path(ws).parent / f"panel-serve-{port}.log", "w")  # a pipe nobody reads would fill and block
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
