@@ -61,3 +61,17 @@ def test_auth_options_need_their_companions(tmp_path, capsys):
     assert main(["serve", str(sky), "--auth", "oauth"]) == 2
     assert "--auth oauth needs --oauth-provider" in capsys.readouterr().err
     assert "--oauth-provider" in command(_args(tmp_path, auth="oauth", oauth_provider="github"))
+
+
+@pytest.mark.parametrize("host, authenticated, warned", [
+    ("127.0.0.1:5006", False, False), ("localhost:5006", False, False), ("[::1]:5006", False, False),
+    ("192.0.2.7:5006", False, True), ("astro.example.org", False, True), ("192.0.2.7:5006", True, False),
+    ("", False, False),
+])
+def test_a_bare_panel_serve_reached_from_elsewhere_without_login_warns(host, authenticated, warned):
+    from core.resources.explorer import exposure_warning
+
+    msg = exposure_warning(host, authenticated)
+    assert (msg is not None) == warned
+    if warned:
+        assert "without a login" in msg and "--auth basic" in msg

@@ -39,6 +39,29 @@ def paths(argv):
     return args.sky, ws, prepare
 
 
+def exposure_warning(host: str, authenticated: bool) -> str | None:
+    """The warning a page gets when it was reached from another machine and the server has no login."""
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if authenticated or not name or name in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return (f"This explorer is reachable as {name} without a login: anyone who can reach it can flag objects. "
+            f"Serve it with `astrom3 serve --auth basic --users FILE` (or --auth oauth).")
+
+
+def _warn_if_exposed() -> None:
+    import warnings
+
+    import panel as pn
+
+    ctx = pn.state.curdoc.session_context if pn.state.curdoc else None
+    request = getattr(ctx, "request", None)
+    msg = exposure_warning(getattr(request, "host", "") or "", bool(pn.config.basic_auth or pn.config.oauth_provider))
+    if msg:
+        warnings.warn(msg, stacklevel=2)
+        if pn.state.notifications is not None:
+            pn.state.notifications.warning(msg, duration=0)
+
+
 def main(argv=None, script=__file__) -> None:
     """Build the explorer for ``argv`` (default ``sys.argv[1:]``) and mark it servable.
 
@@ -49,6 +72,7 @@ def main(argv=None, script=__file__) -> None:
 
     sky, workspace, prepare = paths(sys.argv[1:] if argv is None else argv)
     build_app(sky, workspace, prepare=prepare).servable(title="AstroM3 Explorer")
+    _warn_if_exposed()
 
 
 if __name__.startswith("bokeh_app_"):  # run by `panel serve` (Bokeh names a served script's module so)
