@@ -8,22 +8,23 @@
   pretraining with the same seed never saw; see :func:`core.data.split_ids`).
 * :func:`load_checkpoint`: a checkpoint back as a :class:`LoadedModel`, with checks against a sky.
 
+The loops themselves (epochs, validation, early stopping, per-pair CLIP losses) are in
+:mod:`core.trainer`; this module sets runs up and reads and writes checkpoints.
+
 A checkpoint is a ``torch.save`` dict: weights, config, modalities, preprocessing statistics
 (metadata/photometric scalers, grids), the training sky's fingerprint, library versions, the seed
 and the loss history.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
-import math
 import os
 import platform
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ import numpy as np
 from core.errors import AstroM3Error, CheckpointMismatchError
 from core.resources import DEMO_CHECKPOINT, resource_path
 from core.sky import Sky, open_sky
+from core.trainer import _lr_at  # noqa: F401  (the schedule; tested as core.train._lr_at)
 from core.workspace import Workspace, atomic_path
 
 __all__ = ["train", "finetune", "load_checkpoint", "LoadedModel", "DEFAULT_CHECKPOINT",
@@ -118,7 +120,8 @@ class LoadedModel:
     seed : int
         Training seed (also the seed of its train/val/test split).
     history : list of dict
-        Per-epoch train/val losses.
+        Per-epoch train/val losses, total and per modality pair (``train_pairs``, ``val_pairs``;
+        checkpoints made before :mod:`core.trainer` lack the pairs).
     path : Path
     """
 
@@ -255,39 +258,74 @@ def _save(path: Path, payload: dict) -> None:
 # pretraining
 # ------------------------------------------------------------------------------------------------
 
-def _lr_at(step: int, warmup_steps: int, base: float, *, total_steps: int = 0, min_ratio: float = 0.0) -> float:
-    """Linear warm-up; then constant (``total_steps == 0``) or cosine decay to ``min_ratio * base``.
-
-    The same schedule as torch's ``LinearLR`` then ``CosineAnnealingLR`` (tested), kept in closed
-    form: torch's recursive updates give rates that differ by rounding (up to ~5e-15 relative), so
-    the learning rates the shipped checkpoint was trained with would not be reproduced exactly.
-    """
-    if step < warmup_steps:
-        return base * (step + 1) / warmup_steps
-    if total_steps <= warmup_steps:
-        return base
-    done = min(1.0, (step - warmup_steps) / max(total_steps - warmup_steps, 1))
-    return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * done)))
+def _pretrain_modalities(sky: Sky) -> list[str]:
+    mods = sky_modalities(sky)
+    if not mods:
+        raise AstroM3Error(f"{sky.path}: the sky has no light curves, spectra or metadata columns to train on")
+    if len(mods) < 2:
+        raise AstroM3Error(f"{sky.path}: contrastive pretraining needs two modalities; the sky has only {mods[0]}")
+    return mods
 
 
-def _evaluate_loss(model, data, batch_size, device) -> float:
-    import torch
-    model.eval()
-    total, weight = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            idx = np.arange(start, min(start + batch_size, len(data)))
-            if len(idx) < 2:
-                continue
-            out = model.loss(data.batch(idx, device=device))
-            total += float(out["loss"]) * len(idx)
-            weight += len(idx)
-    return total / max(weight, 1)
+def _pretrain_split(sky: Sky, tc, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training rows, training ids and validation ids of the seeded split (``max_objects`` subset)."""
+    from core.data import split_ids
+
+    ids = np.asarray(sky.ids, dtype=object)
+    split = split_ids(ids, seed, tc.val_fraction, tc.test_fraction)
+    train_rows, val_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    if tc.max_objects and len(train_rows) > tc.max_objects:
+        sub = np.random.default_rng(seed).choice(len(train_rows), tc.max_objects, replace=False)
+        train_rows = train_rows[np.sort(sub)]
+        val_rows = val_rows[: max(2, tc.max_objects // 8)]
+    train_ids, val_ids = ids[train_rows], ids[val_rows]
+    if len(train_ids) < 4 or len(val_ids) < 2:
+        raise AstroM3Error(f"{sky.path}: too few objects to train ({len(ids)}); need at least ~40")
+    return train_rows, train_ids, val_ids
+
+
+def _resumable(path: Path, sky: Sky, cfg, seed: int) -> dict:
+    """The checkpoint at ``path``, checked to be a resumable run of this sky, config and seed."""
+    ckpt = _read_checkpoint(path)
+    if ckpt.get("resume") is None or ckpt.get("sky_fingerprint") != sky.fingerprint \
+            or ckpt.get("config") != cfg.to_dict() or int(ckpt.get("seed", -1)) != int(seed):
+        raise CheckpointMismatchError(f"{path}: cannot resume: it was made with another sky, config or seed "
+                                      f"(or without resume state); train again without --resume")
+    return ckpt
+
+
+def _pretrain_payload(trainer, cfg, mods: list[str], prep, sky: Sky, seed: int, done: bool) -> dict:
+    """The checkpoint dict of a pretraining run (best weights, history, resume state)."""
+    best_cpu = trainer.best_weights()
+    tc = cfg.train
+    return {
+        "format": _FORMAT, "config": cfg.to_dict(), "modalities": mods, "n_metadata": prep.n_metadata,
+        "preprocessing": prep.to_dict(), "state_dict": best_cpu,
+        "fingerprint": _state_fingerprint(best_cpu, cfg.to_dict()),
+        "sky_fingerprint": sky.fingerprint, "sky_path": str(sky.path), "versions": _versions(),
+        "seed": int(seed), "history": trainer.history,
+        "split": {"val_fraction": tc.val_fraction, "test_fraction": tc.test_fraction},
+        "resume": trainer.resume_state(done),
+    }
+
+
+def _report_epoch(rec: dict, improved: bool) -> None:
+    """One line per epoch on stderr (unless ``ASTROM3_PROGRESS=0``), with the validation pair losses."""
+    if os.environ.get("ASTROM3_PROGRESS", "1") == "0":
+        return
+    import sys
+
+    from core.trainer import pair_summary
+    print(f"epoch {rec['epoch']}: train loss {rec['train_loss']:.4f}, val loss {rec['val_loss']:.4f}"
+          f"{' (best)' if improved else ''} [{pair_summary(rec)}], {rec['seconds']:.0f} s", file=sys.stderr)
 
 
 def train(sky, *, workspace, preset: str = "cpu", seed: int = 0, resume: bool = False, device=None,
           **overrides) -> Path:
     """Pretrain the trimodal model on a sky (no labels used); returns the checkpoint path.
+
+    Each epoch's losses (total and per modality pair, train and validation) go to the checkpoint's
+    ``history`` and to ``WS/train_log.jsonl``; see :class:`core.trainer.ContrastiveTrainer`.
 
     Parameters
     ----------
@@ -311,136 +349,44 @@ def train(sky, *, workspace, preset: str = "cpu", seed: int = 0, resume: bool = 
     """
     import torch
 
-    from core.data import Preprocessor, SkyArrays, split_ids
+    from core.data import Preprocessor, SkyArrays
     from core.model.config import get_preset
-    from core.progress import progress
+    from core.model.trimodal import TrimodalModel
+    from core.trainer import TRAIN_LOG, ContrastiveTrainer, write_train_log
 
     sky = _as_sky(sky)
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     cfg = get_preset(preset, **overrides)
-    tc = cfg.train
     dev = _device(device)
-    mods = sky_modalities(sky)
-    if not mods:
-        raise AstroM3Error(f"{sky.path}: the sky has no light curves, spectra or metadata columns to train on")
-    if len(mods) < 2:
-        raise AstroM3Error(f"{sky.path}: contrastive pretraining needs two modalities; the sky has only {mods[0]}")
+    mods = _pretrain_modalities(sky)
     inputs = {"sky": sky.fingerprint, "config": cfg.to_dict(), "seed": int(seed)}
     path = ws.checkpoint_path
-
-    ids = np.asarray(sky.ids, dtype=object)
-    split = split_ids(ids, seed, tc.val_fraction, tc.test_fraction)
-    train_rows, val_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
-    if tc.max_objects and len(train_rows) > tc.max_objects:
-        sub = np.random.default_rng(seed).choice(len(train_rows), tc.max_objects, replace=False)
-        train_rows = train_rows[np.sort(sub)]
-        val_rows = val_rows[: max(2, tc.max_objects // 8)]
-    train_ids, val_ids = ids[train_rows], ids[val_rows]
-    if len(train_ids) < 4 or len(val_ids) < 2:
-        raise AstroM3Error(f"{sky.path}: too few objects to train ({len(ids)}); need at least ~40")
-
+    train_rows, train_ids, val_ids = _pretrain_split(sky, cfg.train, seed)
     # sky.ids are the objects' rows in order, so the training rows index the table directly
     prep = Preprocessor.fit(sky.objects.iloc[train_rows], sky.metadata_columns, cfg)
     if "metadata" in mods and prep.n_metadata == 0:
         mods.remove("metadata")
+    ckpt = _resumable(path, sky, cfg, seed) if resume and path.exists() else None
+    if ckpt is not None and ckpt["resume"]["done"]:
+        return path
 
     torch.manual_seed(seed)
-    from core.model.trimodal import TrimodalModel
     model = TrimodalModel(cfg, mods, n_metadata=prep.n_metadata).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=tc.plateau_factor, patience=tc.plateau_patience)
-    rng = np.random.default_rng(seed)
-    state = {"epoch": 0, "step": 0, "best": math.inf, "bad": 0, "history": [], "best_state": None, "done": False}
-
-    if resume and path.exists():
-        ckpt = _read_checkpoint(path)
-        r = ckpt.get("resume")
-        if r is None or ckpt.get("sky_fingerprint") != sky.fingerprint or ckpt.get("config") != cfg.to_dict() \
-                or int(ckpt.get("seed", -1)) != int(seed):
-            raise CheckpointMismatchError(f"{path}: cannot resume: it was made with another sky, config or seed "
-                                          f"(or without resume state); train again without --resume")
-        if r["done"]:
-            return path
-        model.load_state_dict(r["last_state"])
-        opt.load_state_dict(r["optimizer"])
-        plateau.load_state_dict(r["plateau"])
-        rng.bit_generator.state = r["rng"]
-        torch.set_rng_state(r["torch_rng"])
-        state.update(epoch=r["epoch"], step=r["step"], best=r["best"], bad=r["bad"], history=ckpt["history"],
-                     best_state=ckpt["state_dict"])
-
-    train_data = SkyArrays(sky, train_ids, prep, mods)
-    val_data = SkyArrays(sky, val_ids, prep, mods)
-    bs = tc.batch_size
-    n_batches = max(1, len(train_data) // bs)
-    warmup_steps = tc.warmup_epochs * n_batches
-    cosine = tc.schedule == "cosine"
-    total_steps = tc.epochs * n_batches
+    trainer = ContrastiveTrainer(model, cfg.train, SkyArrays(sky, train_ids, prep, mods),
+                                 SkyArrays(sky, val_ids, prep, mods), seed=seed, device=dev)
+    if ckpt is not None:
+        trainer.load_resume_state(ckpt["resume"], ckpt["history"], ckpt["state_dict"])
 
     def save(done: bool) -> None:
-        best_state = state["best_state"] or model.state_dict()
-        best_cpu = {k: v.detach().cpu().clone() for k, v in best_state.items()}
-        payload = {
-            "format": _FORMAT, "config": cfg.to_dict(), "modalities": mods, "n_metadata": prep.n_metadata,
-            "preprocessing": prep.to_dict(), "state_dict": best_cpu,
-            "fingerprint": _state_fingerprint(best_cpu, cfg.to_dict()),
-            "sky_fingerprint": sky.fingerprint, "sky_path": str(sky.path), "versions": _versions(),
-            "seed": int(seed), "history": state["history"],
-            "split": {"val_fraction": tc.val_fraction, "test_fraction": tc.test_fraction},
-            "resume": {"done": done, "epoch": state["epoch"], "step": state["step"], "best": state["best"],
-                       "bad": state["bad"], "last_state": {k: v.detach().cpu().clone()
-                                                            for k, v in model.state_dict().items()},
-                       "optimizer": opt.state_dict(), "plateau": plateau.state_dict(),
-                       "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
-        }
-        _save(path, payload)
+        _save(path, _pretrain_payload(trainer, cfg, mods, prep, sky, seed, done))
+        write_train_log(ws.artifact(TRAIN_LOG), trainer.history)
 
-    while state["epoch"] < tc.epochs:
-        epoch = state["epoch"]
-        model.train()
-        perm = rng.permutation(len(train_data))
-        t0 = time.perf_counter()
-        bar = progress(range(n_batches), desc=f"train epoch {epoch + 1}/{tc.epochs}", unit="batch")
-        running = []
-        for b in bar:
-            idx = perm[b * bs:(b + 1) * bs] if b < n_batches - 1 else perm[b * bs:]
-            batch = train_data.batch(idx, rng=rng, device=dev)
-            if state["step"] < warmup_steps or cosine:
-                for g in opt.param_groups:
-                    g["lr"] = _lr_at(state["step"], warmup_steps, tc.lr, total_steps=total_steps if cosine else 0,
-                                     min_ratio=tc.min_lr_ratio)
-            out = model.loss(batch)
-            opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            if tc.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            state["step"] += 1
-            running.append(float(out["loss"].detach()))
-            bar.set_postfix(loss=f"{np.mean(running[-20:]):.3f}")
-        bar.close()
-        val = _evaluate_loss(model, val_data, bs, dev)
-        if state["step"] >= warmup_steps and not cosine:
-            plateau.step(val)
-        rec = {"epoch": epoch + 1, "train_loss": float(np.mean(running)), "val_loss": val,
-               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
-        state["history"].append(rec)
-        improved = val < state["best"] - 1e-4
-        if improved:
-            state["best"], state["bad"] = val, 0
-            state["best_state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        else:
-            state["bad"] += 1
-        state["epoch"] = epoch + 1
-        stop = state["bad"] >= tc.patience
-        save(done=stop or state["epoch"] >= tc.epochs)
-        if os.environ.get("ASTROM3_PROGRESS", "1") != "0":
-            import sys
-            print(f"epoch {epoch + 1}: train loss {rec['train_loss']:.4f}, val loss {val:.4f}"
-                  f"{' (best)' if improved else ''}, {rec['seconds']:.0f} s", file=sys.stderr)
-        if stop:
-            break
-    if state["epoch"] == 0 or not path.exists():
+    def on_epoch(rec: dict, improved: bool, done: bool) -> None:
+        save(done)
+        _report_epoch(rec, improved)
+
+    trainer.fit(on_epoch)
+    if trainer.epoch == 0 or not path.exists():
         save(done=True)
     ws.record(path.name, inputs)
     return path
@@ -471,6 +417,100 @@ def _stratified_fraction(labels: np.ndarray, fraction: float, rng: np.random.Gen
         k = max(1, int(round(fraction * len(rows))))
         keep.append(rng.choice(rows, min(k, len(rows)), replace=False))
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=int)
+
+
+@dataclass
+class _Start:
+    """Where fine-tuning starts: a config, and a pretrained backbone with its statistics or none."""
+
+    cfg: object
+    mods: list[str]
+    split_seed: int
+    prep: object = None
+    backbone: object = None
+
+
+def _finetune_start(sky: Sky, pretrained, preset: str, config, overrides: dict, seed: int,
+                    split_seed: int | None) -> _Start:
+    if pretrained is not None:
+        loaded = load_checkpoint(pretrained, sky)
+        mods = [m for m in loaded.modalities if m in sky_modalities(sky)]
+        return _Start(loaded.config, mods, loaded.seed if split_seed is None else split_seed,
+                      loaded.preprocessor, loaded.model)
+    from core.model.config import get_preset
+    cfg = config if config is not None else get_preset(preset, **overrides)
+    return _Start(cfg, sky_modalities(sky), seed if split_seed is None else split_seed)
+
+
+def _label_pools(sky: Sky, split_seed: int, cfg, max_per_split: int) -> dict[str, np.ndarray]:
+    """Rows of the labelled objects in each split (at most ``max_per_split``, seeded, if > 0)."""
+    from core.data import split_ids
+
+    labels = sky.objects["label"].to_numpy(dtype=object)
+    labelled = np.array([isinstance(x, str) and x != "" for x in labels])
+    if labelled.sum() < 10:
+        raise AstroM3Error(f"{sky.path}: fine-tuning needs labels; only {int(labelled.sum())} objects have one")
+    split = split_ids(np.asarray(sky.ids, dtype=object), split_seed, cfg.train.val_fraction,
+                      cfg.train.test_fraction)
+    pools = {}
+    for name in ("train", "val", "test"):
+        rows = np.flatnonzero(labelled & (split == name))
+        if max_per_split and len(rows) > max_per_split:
+            rows = np.sort(np.random.default_rng(split_seed).choice(rows, max_per_split, replace=False))
+        pools[name] = rows
+    return pools
+
+
+def _scratch_backbone(sky: Sky, start: _Start, train_rows: np.ndarray, seed: int) -> None:
+    """Fit preprocessing on the training rows and build a fresh backbone (drops metadata if none is usable)."""
+    import torch
+
+    from core.data import Preprocessor
+    from core.model.trimodal import TrimodalModel
+
+    start.prep = Preprocessor.fit(sky.objects.iloc[train_rows], sky.metadata_columns, start.cfg)
+    if "metadata" in start.mods and start.prep.n_metadata == 0:
+        start.mods.remove("metadata")
+    torch.manual_seed(seed)
+    start.backbone = TrimodalModel(start.cfg, start.mods, n_metadata=start.prep.n_metadata)
+
+
+def _labelled_sets(sky: Sky, pools: dict, prep, use: list[str], classes: list[str]) -> dict:
+    """A :class:`core.trainer.LabelledSet` per split: the pooled rows that have any of ``use``."""
+    from core.data import SkyArrays
+    from core.trainer import LabelledSet
+
+    cidx = {c: i for i, c in enumerate(classes)}
+    ids = np.asarray(sky.ids, dtype=object)
+    return {k: LabelledSet.build(SkyArrays(sky, ids[rows], prep, use), use, cidx) for k, rows in pools.items()}
+
+
+def _classifier(backbone, modality: str, use: list[str], n_classes: int):
+    from core.model.trimodal import Classifier
+
+    clf = Classifier(backbone, modality, n_classes)
+    # 'all' fuses the modalities this sky has, which may be fewer than the pretrained backbone's
+    clf.mods = list(use)
+    return clf
+
+
+def _finetune_metrics(*, modality, label_fraction, pretrained, seed, start, best, n_ep, t0, trainer, sets,
+                      classes) -> dict:
+    from sklearn.metrics import f1_score
+
+    te = sets["test"]
+    pred, truth = trainer.predict(te), te.truth()
+    init = "pretrained" if pretrained is not None else "scratch"
+    return {
+        "modality": modality, "label_fraction": float(label_fraction), "init": init,
+        "pretrained": str(pretrained) if pretrained is not None else None, "seed": int(seed),
+        "split_seed": int(start.split_seed), "preset": start.cfg.name,
+        "test_accuracy": float(np.mean(pred == truth)) if len(truth) else float("nan"),
+        "test_macro_f1": float(f1_score(truth, pred, average="macro")) if len(truth) else float("nan"),
+        "val_accuracy": float(best), "n_train": int(len(sets["train"].keep)), "n_val": int(len(sets["val"].keep)),
+        "n_test": int(len(te.keep)), "epochs": n_ep, "seconds": time.perf_counter() - t0,
+        "classes": classes,
+    }
 
 
 def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1.0, pretrained=None,
@@ -513,11 +553,8 @@ def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1
         ``epochs``, ``seconds`` and the settings.
     """
     import torch
-    from sklearn.metrics import f1_score
 
-    from core.data import Preprocessor, SkyArrays, split_ids
-    from core.model.config import get_preset
-    from core.model.trimodal import Classifier, TrimodalModel
+    from core.trainer import ClassifierTrainer
 
     if modality not in _FT_MODALITIES:
         raise AstroM3Error(f"unknown modality {modality!r}; choose one of {', '.join(_FT_MODALITIES)}")
@@ -527,111 +564,27 @@ def finetune(sky, *, workspace, modality: str = "all", label_fraction: float = 1
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     dev = _device(device)
     t0 = time.perf_counter()
-    if pretrained is not None:
-        loaded = load_checkpoint(pretrained, sky)
-        cfg, prep, backbone = loaded.config, loaded.preprocessor, loaded.model
-        mods = [m for m in loaded.modalities if m in sky_modalities(sky)]
-        split_seed = loaded.seed if split_seed is None else split_seed
-        vf, tf = cfg.train.val_fraction, cfg.train.test_fraction
-    else:
-        cfg = config if config is not None else get_preset(preset, **overrides)
-        split_seed = seed if split_seed is None else split_seed
-        vf, tf = cfg.train.val_fraction, cfg.train.test_fraction
-        mods = sky_modalities(sky)
-        backbone = None
-    if modality != "all" and modality not in mods:
-        raise AstroM3Error(f"{sky.path}: cannot fine-tune on {modality}: available {', '.join(mods)}")
-    use = mods if modality == "all" else [modality]
-
-    labels = sky.objects["label"].to_numpy(dtype=object)
-    ids = np.asarray(sky.ids, dtype=object)
-    labelled = np.array([isinstance(x, str) and x != "" for x in labels])
-    if labelled.sum() < 10:
-        raise AstroM3Error(f"{sky.path}: fine-tuning needs labels; only {int(labelled.sum())} objects have one")
-    split = split_ids(ids, split_seed, vf, tf)
+    start = _finetune_start(sky, pretrained, preset, config, overrides, seed, split_seed)
+    if modality != "all" and modality not in start.mods:
+        raise AstroM3Error(f"{sky.path}: cannot fine-tune on {modality}: available {', '.join(start.mods)}")
+    pools = _label_pools(sky, start.split_seed, start.cfg, max_per_split)
     rng = np.random.default_rng(seed)
-    pools = {}
-    for name in ("train", "val", "test"):
-        rows = np.flatnonzero(labelled & (split == name))
-        if max_per_split and len(rows) > max_per_split:
-            rows = np.sort(np.random.default_rng(split_seed).choice(rows, max_per_split, replace=False))
-        pools[name] = rows
+    if start.backbone is None:
+        _scratch_backbone(sky, start, pools["train"], seed)
+    use = list(start.mods) if modality == "all" else [modality]
     classes = sky.classes
-    cidx = {c: i for i, c in enumerate(classes)}
-
-    if backbone is None:
-        tr_objects = sky.objects.iloc[pools["train"]]
-        prep = Preprocessor.fit(tr_objects, sky.metadata_columns, cfg)
-        if "metadata" in mods and prep.n_metadata == 0:
-            mods.remove("metadata")
-        torch.manual_seed(seed)
-        backbone = TrimodalModel(cfg, mods, n_metadata=prep.n_metadata)
-    data = {k: SkyArrays(sky, ids[rows], prep, use) for k, rows in pools.items()}
-    # keep only objects that have the modality (any of them for 'all')
-    for k in data:
-        has = np.zeros(len(data[k]), dtype=bool)
-        for m in use:
-            has |= data[k].has[m]
-        data[k].keep = np.flatnonzero(has)
-        data[k].y = np.array([cidx[c] for c in data[k].labels])
-    tr = data["train"]
-    tr.keep = tr.keep[_stratified_fraction(tr.labels[tr.keep], label_fraction, rng)]
+    sets = _labelled_sets(sky, pools, start.prep, use, classes)
+    tr = sets["train"]
+    sets["train"] = replace(tr, keep=tr.keep[_stratified_fraction(tr.labels, label_fraction, rng)])
 
     torch.manual_seed(seed)
-    clf = Classifier(backbone, modality if modality != "all" else "all", len(classes)).to(dev)
-    if modality == "all":
-        clf.mods = use
-    opt = torch.optim.Adam(clf.parameters(), lr=lr)
-
-    def predict(d) -> np.ndarray:
-        clf.eval()
-        preds = []
-        with torch.no_grad():
-            for s in range(0, len(d.keep), 512):
-                idx = d.keep[s:s + 512]
-                preds.append(clf(d.batch(idx, device=dev)).argmax(1).cpu().numpy())
-        return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
-
-    best, best_state, bad, n_ep = -1.0, None, 0, 0
-    for epoch in range(epochs):
-        clf.train()
-        reps = max(1, math.ceil(min_epoch_objects / max(len(tr.keep), 1)))
-        perm = np.concatenate([rng.permutation(tr.keep) for _ in range(reps)])
-        for s in range(0, len(perm), batch_size):
-            idx = perm[s:s + batch_size]
-            if len(idx) < 2:
-                continue
-            batch = tr.batch(idx, rng=rng, device=dev)
-            loss = torch.nn.functional.cross_entropy(clf(batch), torch.as_tensor(tr.y[idx], device=dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        n_ep = epoch + 1
-        va = data["val"]
-        acc = float(np.mean(predict(va) == va.y[va.keep])) if len(va.keep) else 0.0
-        if acc > best + 1e-6:
-            best, bad = acc, 0
-            best_state = copy.deepcopy(clf.state_dict())
-        else:
-            bad += 1
-            if bad >= patience:
-                break
-    if best_state is not None:
-        clf.load_state_dict(best_state)
-    te = data["test"]
-    pred = predict(te)
-    truth = te.y[te.keep]
-    metrics = {
-        "modality": modality, "label_fraction": float(label_fraction),
-        "init": "pretrained" if pretrained is not None else "scratch",
-        "pretrained": str(pretrained) if pretrained is not None else None, "seed": int(seed),
-        "split_seed": int(split_seed), "preset": cfg.name,
-        "test_accuracy": float(np.mean(pred == truth)) if len(truth) else float("nan"),
-        "test_macro_f1": float(f1_score(truth, pred, average="macro")) if len(truth) else float("nan"),
-        "val_accuracy": float(best), "n_train": int(len(tr.keep)), "n_val": int(len(data["val"].keep)),
-        "n_test": int(len(te.keep)), "epochs": n_ep, "seconds": time.perf_counter() - t0,
-        "classes": classes,
-    }
+    clf = _classifier(start.backbone, modality, use, len(classes)).to(dev)
+    trainer = ClassifierTrainer(clf, lr=lr, rng=rng, device=dev, batch_size=batch_size,
+                                min_epoch_objects=min_epoch_objects)
+    best, n_ep = trainer.fit(sets["train"], sets["val"], epochs=epochs, patience=patience)
+    metrics = _finetune_metrics(modality=modality, label_fraction=label_fraction, pretrained=pretrained, seed=seed,
+                                start=start, best=best, n_ep=n_ep, t0=t0, trainer=trainer, sets=sets,
+                                classes=classes)
     out = ws.artifact(f"finetune/{modality}-{label_fraction:g}-{metrics['init']}-s{seed}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
