@@ -27,6 +27,68 @@ def _list_column(vectors: np.ndarray, present: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, values, mask=pa.array(~present))
 
 
+def _stream(records, kind: str, fields: tuple[str, str, str], encode, pos: dict, out: tuple[dict, dict], *,
+            batch_size: int, min_len: int) -> None:
+    """Encode the records of one modality a batch at a time into ``out = (vectors, present)``.
+
+    Records of unknown objects or with fewer than ``min_len`` points are skipped; ``encode(rows,
+    items)`` returns the ``(len(rows), d)`` tensor of a batch, ``items`` holding each record's
+    ``fields`` (e.g. time, value, error).
+    """
+    import torch
+
+    vectors, present = out
+    rows, items = [], []
+
+    def flush() -> None:
+        if not rows:
+            return
+        with torch.no_grad():
+            z = encode(rows, items)
+        vectors[kind][rows] = z.cpu().numpy()
+        present[kind][rows] = True
+        rows.clear()
+        items.clear()
+
+    for rec in records:
+        k = pos.get(rec.id)
+        if k is None or len(rec) < min_len:
+            continue
+        rows.append(k)
+        items.append(tuple(getattr(rec, f) for f in fields))
+        if len(rows) >= batch_size:
+            flush()
+    flush()
+
+
+def _embed_metadata(sky: Sky, model, prep, dev, vectors: dict, present: dict) -> None:
+    import torch
+
+    from core.progress import progress
+
+    objects, n = sky.objects, len(sky)
+    has = prep.metadata_present(objects)
+    bar = progress(range(0, n, 4096), desc="embedding metadata", unit="chunk")
+    for s in bar:
+        chunk = objects.iloc[s:s + 4096]
+        with torch.no_grad():
+            z = model.encode_metadata(torch.from_numpy(prep.metadata.transform(chunk)).to(dev))
+        vectors["metadata"][s:s + len(chunk)] = z.cpu().numpy()
+    present["metadata"] = has
+    vectors["metadata"][~has] = 0.0
+
+
+def _fuse(vectors: dict, present: dict) -> None:
+    """Add the fused space: the sum of the present normalised vectors, renormalised."""
+    n, d = vectors[schema.MODALITIES[0]].shape
+    total = np.zeros((n, d), dtype=np.float64)
+    for m in schema.MODALITIES:
+        total += vectors[m] * present[m][:, None]
+    norm = np.linalg.norm(total, axis=1, keepdims=True)
+    vectors[schema.FUSED] = np.divide(total, norm, out=np.zeros_like(total), where=norm > 0).astype(np.float32)
+    present[schema.FUSED] = norm[:, 0] > 0
+
+
 def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tuple[dict, dict]:
     """Embed every object of ``sky`` with a loaded model (see :func:`core.train.load_checkpoint`).
 
@@ -40,7 +102,6 @@ def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tup
     import torch
 
     from core.data import spectra_batch
-    from core.progress import progress
 
     model, prep = loaded.model, loaded.preprocessor
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -49,65 +110,27 @@ def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tup
     pos = {oid: k for k, oid in enumerate(sky.ids)}
     vectors = {m: np.zeros((n, d), dtype=np.float32) for m in schema.MODALITIES}
     present = {m: np.zeros(n, dtype=bool) for m in schema.MODALITIES}
-
-    def flush(kind: str, rows: list, items: list) -> None:
-        if not rows:
-            return
-        with torch.no_grad():
-            if kind == "photometry":
-                x, mask = prep.lightcurves(items, photo[rows], periods[rows])
-                z = model.encode_photometry(torch.from_numpy(x).to(dev), torch.from_numpy(mask).to(dev))
-            else:
-                x = spectra_batch(items, grid)
-                z = model.encode_spectra(torch.from_numpy(x).to(dev))
-        vectors[kind][rows] = z.cpu().numpy()
-        present[kind][rows] = True
-        rows.clear()
-        items.clear()
-
+    read = max(batch_size, 256)
     if "photometry" in loaded.modalities and sky.has_lightcurves:
-        photo = prep.photo.transform(sky.objects)
-        periods = prep.periods(sky.objects)
-        rows, items = [], []
-        for lc in sky.iter_lightcurves(batch_size=max(batch_size, 256)):
-            k = pos.get(lc.id)
-            if k is None or len(lc) == 0:
-                continue
-            rows.append(k)
-            items.append((lc.time, lc.value, lc.error))
-            if len(rows) >= batch_size:
-                flush("photometry", rows, items)
-        flush("photometry", rows, items)
+        photo, periods = prep.photo.transform(sky.objects), prep.periods(sky.objects)
+
+        def encode_lc(rows, items):
+            x, mask = prep.lightcurves(items, photo[rows], periods[rows])
+            return model.encode_photometry(torch.from_numpy(x).to(dev), torch.from_numpy(mask).to(dev))
+
+        _stream(sky.iter_lightcurves(batch_size=read), "photometry", ("time", "value", "error"), encode_lc, pos,
+                (vectors, present), batch_size=batch_size, min_len=1)
     if "spectra" in loaded.modalities and sky.has_spectra:
         grid = prep.wavelengths
-        rows, items = [], []
-        for sp in sky.iter_spectra(batch_size=max(batch_size, 256)):
-            k = pos.get(sp.id)
-            if k is None or len(sp) < 2:
-                continue
-            rows.append(k)
-            items.append((sp.wavelength, sp.flux, sp.error))
-            if len(rows) >= batch_size:
-                flush("spectra", rows, items)
-        flush("spectra", rows, items)
+
+        def encode_spec(rows, items):
+            return model.encode_spectra(torch.from_numpy(spectra_batch(items, grid)).to(dev))
+
+        _stream(sky.iter_spectra(batch_size=read), "spectra", ("wavelength", "flux", "error"), encode_spec, pos,
+                (vectors, present), batch_size=batch_size, min_len=2)
     if "metadata" in loaded.modalities:
-        objects = sky.objects
-        has = prep.metadata_present(objects)
-        bar = progress(range(0, n, 4096), desc="embedding metadata", unit="chunk")
-        for s in bar:
-            chunk = objects.iloc[s:s + 4096]
-            with torch.no_grad():
-                z = model.encode_metadata(torch.from_numpy(prep.metadata.transform(chunk)).to(dev))
-            vectors["metadata"][s:s + len(chunk)] = z.cpu().numpy()
-        present["metadata"] = has
-        vectors["metadata"][~has] = 0.0
-    total = np.zeros((n, d), dtype=np.float64)
-    for m in schema.MODALITIES:
-        total += vectors[m] * present[m][:, None]
-    norm = np.linalg.norm(total, axis=1, keepdims=True)
-    fused_ok = norm[:, 0] > 0
-    vectors[schema.FUSED] = np.divide(total, norm, out=np.zeros_like(total), where=norm > 0).astype(np.float32)
-    present[schema.FUSED] = fused_ok
+        _embed_metadata(sky, model, prep, dev, vectors, present)
+    _fuse(vectors, present)
     return vectors, present
 
 

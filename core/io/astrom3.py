@@ -113,6 +113,80 @@ def _flatten_metadata(table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame({k: out[k] for k in wanted if k in out})
 
 
+def _open(f: Path) -> tuple[pq.ParquetFile, str | None]:
+    """The parquet file and its id column (None: ids from row numbers); checks the required columns."""
+    try:
+        pf = pq.ParquetFile(f)
+    except Exception as exc:
+        raise SkyValidationError(f, f"cannot be read as parquet ({type(exc).__name__}: {exc})") from None
+    names = pf.schema_arrow.names
+    for col in ("photometry", "spectra", "label"):
+        if col not in names:
+            raise SkyValidationError(f, "missing required column", column=col,
+                                     expected="columns photometry, spectra, label, metadata and an id")
+    return pf, next((c for c in ID_COLUMNS if c in names), None)
+
+
+def _batch_ids(table: pa.Table, f: Path, id_col: str | None, split: str | None, row0: int) -> list[str]:
+    if not id_col:
+        return [f"{split + ':' if split else ''}{row0 + i}" for i in range(len(table))]
+    values = table.column(id_col).to_pylist()
+    if any(v is None for v in values):
+        rows = [row0 + i for i, v in enumerate(values) if v is None]
+        raise SkyValidationError(f, "null id", column=id_col, rows=rows)
+    return [str(v) for v in values]
+
+
+def _batch_labels(table: pa.Table, f: Path, ids: list[str], label_names) -> list:
+    """Labels as class names (integer labels looked up in ``label_names``)."""
+    labels = []
+    for i, lab in enumerate(table.column("label").to_pylist()):
+        if lab is None or isinstance(lab, str):
+            labels.append(lab)
+        elif label_names is None:
+            raise SkyValidationError(f, "integer labels need class names", column="label", ids=[ids[i]],
+                                     expected="string labels, or label_names (--label-names EW,SR,...)")
+        elif not 0 <= int(lab) < len(label_names):
+            raise SkyValidationError(f, f"label index {lab} out of range", column="label", ids=[ids[i]],
+                                     expected=f"0..{len(label_names) - 1}")
+        else:
+            labels.append(label_names[int(lab)])
+    return labels
+
+
+def _batch_arrays(table: pa.Table, f: Path, ids: list[str], id_col: str | None, seen: dict):
+    """Cleaned (N, 3) light curves and spectra of a batch: ``(lc_rows, sp_rows, n_dropped)``.
+
+    ``lc_rows``/``sp_rows`` are ``(id, array)`` for non-empty ones; ``seen`` (id -> file name)
+    catches ids repeated across batches and files.
+    """
+    arrays = {}
+    for col in ("photometry", "spectra"):
+        fast = fast_n3(table.column(col))
+        arrays[col] = fast if fast is not None else [
+            as_n3(v, f, col, ids[i]) for i, v in enumerate(table.column(col).to_pylist())]
+    lc_rows, sp_rows, n_dropped = [], [], 0
+    for i, (ph, sp) in enumerate(zip(arrays["photometry"], arrays["spectra"])):
+        oid = ids[i]
+        if oid in seen:
+            raise SkyValidationError(f, "duplicate ids", column=id_col or "row", ids=[oid],
+                                     expected=f"unique ids (first in {seen[oid]})")
+        seen[oid] = f.name
+        for raw, rows in ((ph, lc_rows), (sp, sp_rows)):
+            arr, d = _clean(raw)
+            n_dropped += d
+            if len(arr):
+                rows.append((oid, arr))
+    return lc_rows, sp_rows, n_dropped
+
+
+def _write_rows(writer, lc_rows: list, sp_rows: list) -> None:
+    for rows, method, x in ((lc_rows, writer.write_lightcurves, "time"), (sp_rows, writer.write_spectra, "wavelength")):
+        if rows:
+            method(pd.DataFrame({"id": [o for o, _ in rows], x: [a[:, 0] for _, a in rows],
+                                 "flux": [a[:, 1] for _, a in rows], "flux_err": [a[:, 2] for _, a in rows]}))
+
+
 def read(src: Path, writer, *, label_names=None) -> None:
     """Read AstroM3 parquet file(s) into ``writer``.
 
@@ -126,73 +200,23 @@ def read(src: Path, writer, *, label_names=None) -> None:
         label_names = [s.strip() for s in label_names.split(",")]
     objects, seen, n_dropped = [], {}, 0
     for f in files:
-        try:
-            pf = pq.ParquetFile(f)
-        except Exception as exc:
-            raise SkyValidationError(f, f"cannot be read as parquet ({type(exc).__name__}: {exc})") from None
-        names = pf.schema_arrow.names
-        for col in ("photometry", "spectra", "label"):
-            if col not in names:
-                raise SkyValidationError(f, "missing required column", column=col,
-                                         expected="columns photometry, spectra, label, metadata and an id")
-        id_col = next((c for c in ID_COLUMNS if c in names), None)
+        pf, id_col = _open(f)
         split = f.stem if len(files) > 1 else None
         row0 = 0
         for batch in pf.iter_batches(batch_size=BATCH):
             table = pa.Table.from_batches([batch])
-            n = len(table)
-            ids = ([str(v) for v in table.column(id_col).to_pylist()] if id_col
-                   else [f"{split + ':' if split else ''}{row0 + i}" for i in range(n)])
-            if id_col and any(v is None for v in table.column(id_col).to_pylist()):
-                rows = [row0 + i for i, v in enumerate(table.column(id_col).to_pylist()) if v is None]
-                raise SkyValidationError(f, "null id", column=id_col, rows=rows)
-            labels = []
-            for i, lab in enumerate(table.column("label").to_pylist()):
-                if lab is None or isinstance(lab, str):
-                    labels.append(lab)
-                elif label_names is None:
-                    raise SkyValidationError(f, "integer labels need class names", column="label", ids=[ids[i]],
-                                             expected="string labels, or label_names (--label-names EW,SR,...)")
-                elif not 0 <= int(lab) < len(label_names):
-                    raise SkyValidationError(f, f"label index {lab} out of range", column="label", ids=[ids[i]],
-                                             expected=f"0..{len(label_names) - 1}")
-                else:
-                    labels.append(label_names[int(lab)])
+            ids = _batch_ids(table, f, id_col, split, row0)
+            labels = _batch_labels(table, f, ids, label_names)
             meta = _flatten_metadata(table)
             meta.insert(0, "label", labels)
             meta.insert(0, "id", ids)
             if split:
                 meta["split"] = split
-            lc_rows, sp_rows = [], []
-            arrays = {}
-            for col in ("photometry", "spectra"):
-                fast = fast_n3(table.column(col))
-                arrays[col] = fast if fast is not None else [
-                    as_n3(v, f, col, ids[i]) for i, v in enumerate(table.column(col).to_pylist())]
-            for i, (ph, sp) in enumerate(zip(arrays["photometry"], arrays["spectra"])):
-                oid = ids[i]
-                if oid in seen:
-                    raise SkyValidationError(f, "duplicate ids", column=id_col or "row", ids=[oid],
-                                             expected=f"unique ids (first in {seen[oid]})")
-                seen[oid] = f.name
-                arr, d = _clean(ph)
-                n_dropped += d
-                if len(arr):
-                    lc_rows.append((oid, arr))
-                arr, d = _clean(sp)
-                n_dropped += d
-                if len(arr):
-                    sp_rows.append((oid, arr))
+            lc_rows, sp_rows, dropped = _batch_arrays(table, f, ids, id_col, seen)
+            n_dropped += dropped
             objects.append(meta)
-            if lc_rows:
-                writer.write_lightcurves(pd.DataFrame({
-                    "id": [o for o, _ in lc_rows], "time": [a[:, 0] for _, a in lc_rows],
-                    "flux": [a[:, 1] for _, a in lc_rows], "flux_err": [a[:, 2] for _, a in lc_rows]}))
-            if sp_rows:
-                writer.write_spectra(pd.DataFrame({
-                    "id": [o for o, _ in sp_rows], "wavelength": [a[:, 0] for _, a in sp_rows],
-                    "flux": [a[:, 1] for _, a in sp_rows], "flux_err": [a[:, 2] for _, a in sp_rows]}))
-            row0 += n
+            _write_rows(writer, lc_rows, sp_rows)
+            row0 += len(table)
     if not objects:
         raise AstroM3Error(f"{src}: no rows")
     warn_dropped("non-finite or negative-error points", n_dropped, len(files))
