@@ -71,6 +71,8 @@ def test_a_registered_headline_score_reaches_every_option(extra_score, tmp_path)
     # review queue ranks by it
     rv = ReviewView(state=state)
     assert "test_score" in rv.param.score.objects
+    buttons = [w for w in rv.__panel__()[0] if hasattr(w, "options")][0]
+    assert buttons.options["test"] == "test_score" and buttons.options["cross-modal"] == "crossmodal_score"
     rv.score = "test_score"
     assert rv.queue[0] == res["id"].iloc[-1] and "by test" in rv.info.object
 

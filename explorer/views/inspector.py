@@ -24,8 +24,8 @@ from explorer.data import object_data, range_lookup
 from explorer.state import ExplorerState
 from explorer.views.figures import SPECTRAL_BANDS, SPECTRAL_LINES, InspectorFigures, fold_phase
 
-__all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "metadata_html", "votes_html",
-           "why_flagged_html", "sparkline_svg", "Inspector", "call_optional"]
+__all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "metadata_html",
+           "votes_html", "why_flagged_html", "sparkline_svg", "Inspector", "call_optional"]
 
 #: Periodograms kept per session (recent focuses and prefetched suspects).
 PGRAM_CACHE = 16
@@ -281,7 +281,14 @@ class Inspector(pn.viewable.Viewer):
                 obj = object_data(data, oid)
                 if obj.lightcurve is not None and len(obj.lightcurve) > 1 and (pg_open or obj.period is None):
                     self._periodogram(obj)
-        self._prefetching = _PREFETCH.submit(work) if ids else None
+        if not ids:
+            self._prefetching = None
+            return
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:  # after this step's message has gone out
+            doc.add_next_tick_callback(lambda: setattr(self, "_prefetching", _PREFETCH.submit(work)))
+        else:
+            self._prefetching = _PREFETCH.submit(work)
 
     def _refocus(self, *_):
         if self.state.focus is None:

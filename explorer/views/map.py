@@ -40,6 +40,7 @@ FLAG_COLORS = {NO_FLAG: "#c8c8c8", "mislabel": "#D55E00", "anomaly": "#CC79A7", 
                "subclass": "#0072B2", "fine": "#009E73", "interesting": "#56B4E9"}
 SCORE_CMAP = cc.CET_L17 if hasattr(cc, "CET_L17") else cc.fire  # light yellow -> dark red, CVD-readable
 HOVER_MAX = 500
+_SHADED: dict = {}  # (results, colour, projection, x range, y range) -> shaded image, shared by sessions
 HIGHLIGHT_MAX = 2000  # larger selections are not outlined point by point (the box shows them)
 UNLABELLED = "(none)"
 
@@ -179,6 +180,7 @@ class MapView(pn.viewable.Viewer):
         # the focus star is a plain Bokeh glyph added to the map's figure (a hook) and moved through its
         # data source: a focus sends two numbers, HoloViews does not re-render the overlay (~0.2 s)
         self._star_src = ColumnDataSource({"x": [], "y": []})
+        self._last_shaded = None  # (key, image): the map is shaded once per view
         self._base = hv.DynamicMap(self._shaded, streams=[self._range, self._redraw])
         for st in (self._bounds, self._lasso, self._tap):
             st.source = self._base
@@ -212,10 +214,26 @@ class MapView(pn.viewable.Viewer):
 
     def _shaded(self, x_range=None, y_range=None, **_):
         xr, yr = self._extent(x_range, y_range)
-        img = shaded_map(self._df, self.state.color_by, x_range=xr, y_range=yr)
-        return img.opts(tools=["box_select", "lasso_select", "tap"], active_tools=["wheel_zoom"],
+        # the first render asks with no range, the figure then reports the same extent: shade once; and
+        # every new session opens on the same view: its image is shaded once per process (not by flag)
+        c, proj = self.state.color_by, self.state.projection
+        key = (self._redraw.counter, c, proj, tuple(xr), tuple(yr))
+        if self._last_shaded is not None and self._last_shaded[0] == key:
+            return self._last_shaded[1]
+        shared = None if c == "flag" else (id(self.state.results), c, proj, tuple(xr), tuple(yr))
+        hit = _SHADED.get(shared) if shared else None  # (results, image): the reference keeps the id unique
+        img = hit[1] if hit is not None and hit[0] is self.state.results else None
+        if img is None:
+            img = shaded_map(self._df, c, x_range=xr, y_range=yr)
+            if shared:
+                _SHADED[shared] = (self.state.results, img)
+                while len(_SHADED) > 8:
+                    _SHADED.pop(next(iter(_SHADED)))
+        img = img.opts(tools=["box_select", "lasso_select", "tap"], active_tools=["wheel_zoom"],
                         xlabel=f"UMAP 1 ({self.state.projection})", ylabel="UMAP 2", responsive=True,
                         min_height=380)
+        self._last_shaded = (key, img)
+        return img
 
     def _hover_points(self, x_range=None, y_range=None):
         xr, yr = self._extent(x_range, y_range)

@@ -167,7 +167,8 @@ class ReviewView(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
-            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.score, button_type="light"),
+            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.score, button_type="light", options={
+                (registry.get(n).display if n in registry.REGISTRY else n): n for n in self.param.score.objects}),
                    sizing_mode="stretch_width"),
             self.info, pn.Row(self.other, self.note, sizing_mode="stretch_width"), self.buttons,
             pn.pane.Markdown("Keys: **a** accept suggested · **l** other label · **n** anomaly · "
