@@ -1,22 +1,25 @@
 """Out of distribution *for the label it carries*: each object against its own class, robustly.
 
 An anomalous Cepheid filed as RRAB sits inside the RR Lyrae region of a pooled map, but its period,
-amplitude and light curve are odd *for an RRAB*. The detectors here compare each labelled object
-with the members of its own class only:
+amplitude and light curve are odd *for an RRAB*. The detectors here model each class from its own
+members only, and score every object against every class:
 
 * :func:`catalogue_class_distance`: robust Mahalanobis distance (minimum covariance determinant,
-  fitted on the class's members; up to half of them may be contaminated) over the physical
-  catalogue columns (:func:`catalogue_features`: log period, amplitude, colours, absolute magnitude
-  where the parallax is good), each column first scaled by the class's MAD. This is the
+  fitted on the class's members, 75 % support: a contaminated minority does not move it) over the
+  physical catalogue columns (:func:`catalogue_features`: log period, amplitude, colours, absolute
+  magnitude where the parallax is good), each column first scaled by the class's MAD. This is the
   astronomer's own first check (an RRAB with a 12-day period is not an RRAB), with the correlations
   between the columns (the Bailey diagram's period-amplitude relation) taken into account;
-* :func:`embedding_class_distance`: the same robust distance in one embedding space, after a PCA
-  fitted on the class's members (the light curve's shape, the spectrum).
+* :func:`embedding_class_distance`: the same robust distance in one embedding space, in a PCA plane
+  fitted on the class's members plus the distance off that plane (the light curve's shape, the
+  spectrum).
 
-Both return ``-log`` of the chi-squared tail probability of the robust distance, so classes and
-spaces with a different number of dimensions are comparable; unlabelled objects and classes with
-fewer than :data:`MIN_MEMBERS` members get NaN. :func:`explain_catalogue` turns the largest
-per-column deviation into words ("period 12.0 d: 41 MAD above the RRAB median 0.58 d").
+Both return ``(n, C)`` surprises, ``-log`` of the chi-squared tail probability of the robust
+distance, so classes and spaces with a different number of dimensions are comparable (NaN for
+classes with fewer than :data:`MIN_MEMBERS` members). :func:`own_class_score` keeps the surprise
+for the object's own label unless its likely classes explain it (:func:`explained_surprise`: then it
+is a label error), calibrates each class (:func:`calibrate_by_class`) and combines the spaces;
+:func:`explain` says why in words ("period 12.0 d: 41 MAD above the RRAB median 0.58 d").
 """
 from __future__ import annotations
 
