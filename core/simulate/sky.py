@@ -111,6 +111,92 @@ def _list_table(ids, axis_name, axis_flat, offsets, cols: dict, axis_type=pa.flo
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def _observe_one(kind, r, records, lc_rng):
+    """Epochs, magnitudes and errors of object ``r`` (cadence, light-curve shape, photometric noise)."""
+    t = cadence.epochs(records["ra"][r], lc_rng)
+    row = {k: records[k][r] for k in ("period", "amp", "t0", "shape1", "shape2", "shape3", "shape4")}
+    dm = classes.light_curve(kind, t, row, lc_rng)
+    keep, mag, err = cadence.observe(records["vmag0"][r] + dm, lc_rng)
+    return np.round(t[keep], 5), mag, err
+
+
+def _write_batch(w, rows, bseed, ids, kinds, par, records, spec_rows, stats) -> None:
+    """Generate and write the light curves and spectra of ``rows``; fill ``stats`` (per-object arrays)."""
+    lc_rng, sp_rng = (np.random.default_rng(s) for s in bseed.spawn(2))
+    t_all, m_all, e_all, offs = [], [], [], [0]
+    for r in rows:
+        t, mag, err = _observe_one(kinds[r], r, records, lc_rng)
+        t_all.append(t), m_all.append(mag), e_all.append(err)
+        offs.append(offs[-1] + len(t))
+        stats["mean_v"][r] = float(np.mean(mag))
+        lo, hi = np.percentile(mag, [2, 98])
+        stats["amp"][r] = hi - lo
+        stats["lksl"][r] = _lksl(t, mag, records["period"][r])
+        stats["n_epochs"][r] = len(t)
+    w.write_lightcurves(_list_table(ids[rows], "time", np.concatenate(t_all), offs,
+                                    {"mag": np.concatenate(m_all), "mag_err": np.concatenate(e_all)}))
+    src = spec_rows[rows]
+    sp = {k: par[k].to_numpy()[src] for k in _SPEC_KEYS if k != "vmag"}
+    sp["vmag"] = par["vmag0"].to_numpy()[src]
+    flux, ferr = spectra.make_spectra(sp, sp_rng)
+    npix = len(spectra.WAVELENGTH)
+    w.write_spectra(_list_table(ids[rows], "wavelength", np.tile(spectra.WAVELENGTH, len(rows)),
+                                np.arange(len(rows) + 1) * npix,
+                                {"flux": flux.ravel(), "flux_err": ferr.ravel()}))
+
+
+def _objects_table(ids, plan, par, kinds, donor, xm_mod, stats, meta_rng) -> pd.DataFrame:
+    """The catalogue (``objects.parquet``): metadata, cross-match swaps, catalogue period and RFR score."""
+    n = len(ids)
+    cat = metadata.catalogue({k: par[k].to_numpy() for k in ("teff", "logg", "dust", "carbon", "halo", "ruwe_extra")},
+                             {k: par[k].to_numpy() for k in ("distance_pc", "l", "b", "a_v")},
+                             stats["mean_v"], stats["amp"], meta_rng)
+    meta = pd.DataFrame(cat)
+    mswap = np.flatnonzero((xm_mod == "metadata") & (donor >= 0))
+    if len(mswap):
+        keep_own = ["l", "b"]
+        cols = [c for c in meta.columns if c not in keep_own]
+        # the donor's catalogue magnitudes, shifted as if it were the star at this position
+        meta.loc[mswap, cols] = meta.loc[donor[mswap], cols].to_numpy()
+    period = par["period"].to_numpy() * (1 + meta_rng.normal(0, 2e-5, n))
+    alias = (kinds == "EW") & (meta_rng.random(n) < 0.02)
+    period[alias] /= 2
+    lab = plan["label"].to_numpy(dtype=object)
+    base = np.array([_RFR_MEAN[x] for x in lab])
+    base = np.where(plan["is_mislabeled"].to_numpy() | plan["anomaly_kind"].notna().to_numpy(), base - 0.25, base)
+    rfr = np.clip(base + meta_rng.normal(0, 0.07, n), 0.3, 1.0)
+    objects = pd.DataFrame({"id": ids, "label": lab, "name": _names(par["ra"].to_numpy(), par["dec"].to_numpy()),
+                            "ra": par["ra"].to_numpy(), "dec": par["dec"].to_numpy()})
+    objects["mean_vmag"] = stats["mean_v"]
+    for c in schema.METADATA_COLUMNS:
+        if c != "mean_vmag":
+            objects[c] = meta[c].to_numpy(dtype=float)
+    objects["period"] = period
+    objects["amplitude"] = stats["amp"]
+    objects["lksl_statistic"] = stats["lksl"]
+    objects["rfr_score"] = rfr
+    return objects
+
+
+def _truth_table(ids, plan, par, kinds, donor, xm_mod, n_epochs) -> pd.DataFrame:
+    """What was planted (``truth.parquet``)."""
+    src_id = np.where(donor >= 0, ids[np.maximum(donor, 0)], None)
+    return pd.DataFrame({
+        "id": ids, "true_label": plan["true_label"].to_numpy(dtype=object),
+        "is_mislabeled": plan["is_mislabeled"].to_numpy(bool),
+        "anomaly_kind": plan["anomaly_kind"].to_numpy(dtype=object),
+        "is_crossmatch_error": plan["is_crossmatch_error"].to_numpy(bool),
+        "subclass": plan["subclass"].to_numpy(dtype=object),
+        "label": plan["label"].to_numpy(dtype=object), "kind": kinds,
+        "crossmatch_modality": xm_mod, "crossmatch_source": src_id,
+        "teff": par["teff"].to_numpy(), "logg": par["logg"].to_numpy(), "feh": par["feh"].to_numpy(),
+        "abs_vmag": par["m_v"].to_numpy(), "distance_pc": par["distance_pc"].to_numpy(),
+        "a_v": par["a_v"].to_numpy(), "rv_kms": par["rv"].to_numpy(),
+        "true_period": par["period"].to_numpy(), "true_amplitude": par["amp"].to_numpy(),
+        "n_epochs": n_epochs,
+    })
+
+
 def simulate_sky(n: int = 20000, seed: int = 0, out: str | os.PathLike | None = None, *,
                  mislabel_rate: float = 0.03, anomaly_rate: float = 0.005, crossmatch_rate: float = 0.01,
                  overwrite: bool = False) -> Path:
@@ -165,10 +251,7 @@ def simulate_sky(n: int = 20000, seed: int = 0, out: str | os.PathLike | None = 
     swap = (xm_mod == "spectra") & (donor >= 0)
     spec_rows[swap] = donor[swap]
 
-    mean_v = np.zeros(n)
-    amp = np.zeros(n)
-    lksl = np.zeros(n)
-    n_epochs = np.zeros(n, dtype=np.int64)
+    stats = {"mean_v": np.zeros(n), "amp": np.zeros(n), "lksl": np.zeros(n), "n_epochs": np.zeros(n, dtype=np.int64)}
     records = par.to_dict("list")
     batch_seeds = s_batch.spawn((n + BATCH_SIZE - 1) // BATCH_SIZE)
     bar = progress(desc="simulating", total=n, unit="obj")
@@ -178,75 +261,8 @@ def simulate_sky(n: int = 20000, seed: int = 0, out: str | os.PathLike | None = 
                       "crossmatch_rate": repr(float(crossmatch_rate))}
         for b, bseed in enumerate(batch_seeds):
             rows = np.arange(b * BATCH_SIZE, min(n, (b + 1) * BATCH_SIZE))
-            lc_rng, sp_rng = (np.random.default_rng(s) for s in bseed.spawn(2))
-            t_all, m_all, e_all, offs = [], [], [], [0]
-            for r in rows:
-                t = cadence.epochs(records["ra"][r], lc_rng)
-                row = {k: records[k][r] for k in ("period", "amp", "t0", "shape1", "shape2", "shape3", "shape4")}
-                dm = classes.light_curve(kinds[r], t, row, lc_rng)
-                keep, mag, err = cadence.observe(records["vmag0"][r] + dm, lc_rng)
-                t = np.round(t[keep], 5)
-                t_all.append(t), m_all.append(mag), e_all.append(err)
-                offs.append(offs[-1] + len(t))
-                mean_v[r] = float(np.mean(mag))
-                lo, hi = np.percentile(mag, [2, 98])
-                amp[r] = hi - lo
-                lksl[r] = _lksl(t, mag, records["period"][r])
-                n_epochs[r] = len(t)
-            w.write_lightcurves(_list_table(ids[rows], "time", np.concatenate(t_all), offs,
-                                            {"mag": np.concatenate(m_all), "mag_err": np.concatenate(e_all)}))
-            src = spec_rows[rows]
-            sp = {k: par[k].to_numpy()[src] for k in _SPEC_KEYS if k != "vmag"}
-            sp["vmag"] = par["vmag0"].to_numpy()[src]
-            flux, ferr = spectra.make_spectra(sp, sp_rng)
-            npix = len(spectra.WAVELENGTH)
-            w.write_spectra(_list_table(ids[rows], "wavelength", np.tile(spectra.WAVELENGTH, len(rows)),
-                                        np.arange(len(rows) + 1) * npix,
-                                        {"flux": flux.ravel(), "flux_err": ferr.ravel()}))
+            _write_batch(w, rows, bseed, ids, kinds, par, records, spec_rows, stats)
             bar.update(len(rows))
-
-        cat = metadata.catalogue({k: par[k].to_numpy() for k in ("teff", "logg", "dust", "carbon", "halo", "ruwe_extra")},
-                                 {k: par[k].to_numpy() for k in ("distance_pc", "l", "b", "a_v")},
-                                 mean_v, amp, meta_rng)
-        meta = pd.DataFrame(cat)
-        mswap = np.flatnonzero((xm_mod == "metadata") & (donor >= 0))
-        if len(mswap):
-            keep_own = ["l", "b"]
-            cols = [c for c in meta.columns if c not in keep_own]
-            # the donor's catalogue magnitudes, shifted as if it were the star at this position
-            meta.loc[mswap, cols] = meta.loc[donor[mswap], cols].to_numpy()
-        period = par["period"].to_numpy() * (1 + meta_rng.normal(0, 2e-5, n))
-        alias = (kinds == "EW") & (meta_rng.random(n) < 0.02)
-        period[alias] /= 2
-        lab = plan["label"].to_numpy(dtype=object)
-        base = np.array([_RFR_MEAN[x] for x in lab])
-        base = np.where(plan["is_mislabeled"].to_numpy() | plan["anomaly_kind"].notna().to_numpy(), base - 0.25, base)
-        rfr = np.clip(base + meta_rng.normal(0, 0.07, n), 0.3, 1.0)
-        objects = pd.DataFrame({"id": ids, "label": lab, "name": _names(par["ra"].to_numpy(), par["dec"].to_numpy()),
-                                "ra": par["ra"].to_numpy(), "dec": par["dec"].to_numpy()})
-        objects["mean_vmag"] = mean_v
-        for c in schema.METADATA_COLUMNS:
-            if c != "mean_vmag":
-                objects[c] = meta[c].to_numpy(dtype=float)
-        objects["period"] = period
-        objects["amplitude"] = amp
-        objects["lksl_statistic"] = lksl
-        objects["rfr_score"] = rfr
-        w.write_objects(objects)
-        src_id = np.where(donor >= 0, ids[np.maximum(donor, 0)], None)
-        truth = pd.DataFrame({
-            "id": ids, "true_label": plan["true_label"].to_numpy(dtype=object),
-            "is_mislabeled": plan["is_mislabeled"].to_numpy(bool),
-            "anomaly_kind": plan["anomaly_kind"].to_numpy(dtype=object),
-            "is_crossmatch_error": plan["is_crossmatch_error"].to_numpy(bool),
-            "subclass": plan["subclass"].to_numpy(dtype=object),
-            "label": lab, "kind": kinds,
-            "crossmatch_modality": xm_mod, "crossmatch_source": src_id,
-            "teff": par["teff"].to_numpy(), "logg": par["logg"].to_numpy(), "feh": par["feh"].to_numpy(),
-            "abs_vmag": par["m_v"].to_numpy(), "distance_pc": par["distance_pc"].to_numpy(),
-            "a_v": par["a_v"].to_numpy(), "rv_kms": par["rv"].to_numpy(),
-            "true_period": par["period"].to_numpy(), "true_amplitude": par["amp"].to_numpy(),
-            "n_epochs": n_epochs,
-        })
-        w.write_truth(truth)
+        w.write_objects(_objects_table(ids, plan, par, kinds, donor, xm_mod, stats, meta_rng))
+        w.write_truth(_truth_table(ids, plan, par, kinds, donor, xm_mod, stats["n_epochs"]))
     return out
