@@ -153,6 +153,49 @@ def _coniferest_curve(x: np.ndarray, pos: np.ndarray, n: int, model: str, seed: 
     return np.cumsum([v == Label.ANOMALY for v in seen]).astype(int).tolist()
 
 
+def _space_matrix(space: str, ws, sky, res, ids, target, seed, cache: dict):
+    """Features a coniferest method runs on (``space`` of its name); None when unavailable.
+
+    ``cache`` keeps what was built for the next method of the same run.
+    """
+    from core import schema
+    from core.analysis.embeddings import load_embeddings
+
+    if space == "fused embedding":
+        if cache.get("fused") is None and ws.embeddings_path.exists():
+            cache["fused"] = load_embeddings(ws.embeddings_path, ids=ids).vectors[schema.FUSED]
+        return cache.get("fused")
+    if space == "catalogue":
+        if cache.get("cat") is None:
+            cache["cat"] = _catalogue_matrix(sky, ids)
+        return cache["cat"]
+    if cache.get("feats") is None:
+        from core.review import ReviewSession  # noqa: F401  (features as the session builds them)
+        from core.review import review_features
+        obj = None if sky is None else sky.objects.assign(
+            id=sky.objects["id"].astype(str)).set_index("id").reindex(ids)
+        fz = load_embeddings(ws.embeddings_path, ids=ids).vectors[schema.FUSED] \
+            if ws.embeddings_path.exists() else None
+        cache["feats"] = review_features(res.assign(id=ids), target, objects=obj, fused=fz, seed=seed)[0]
+    return cache["feats"]
+
+
+def _method_curve(m: str, ws, sky, res, ids, labels, target, pos, n, eligible, seed, cache: dict):
+    """Found-per-inspected curve of one non-learning method of :data:`METHODS`; None when it cannot run."""
+    from core.review import TARGETS
+
+    if m == "static":
+        return _order_curve(res[TARGETS[target].prior].to_numpy(float), pos, n, eligible)
+    if m == "random":
+        return _order_curve(np.random.default_rng(seed).random(len(ids)), pos, n, eligible)
+    if m == "catalogue z-score":
+        z = _catalogue_z(sky, ids, labels)
+        return None if z is None else _order_curve(z, pos, n, eligible)
+    model, space = m.split(" (")[0], m.split(" (")[1].rstrip(")")
+    x = _space_matrix(space, ws, sky, res, ids, target, seed, cache)
+    return None if x is None else _coniferest_curve(x, pos, n, model, seed)
+
+
 def oracle_curves(workspace, truth, *, sky=None, target: str = "anomaly", n: int = 100,
                   methods=METHODS, seed: int = 0, session_options: dict | None = None) -> dict:
     """Found-per-inspected curves of several review orders, answered by the simulated astronomer.
@@ -178,8 +221,6 @@ def oracle_curves(workspace, truth, *, sky=None, target: str = "anomaly", n: int
         ``curves`` (method -> cumulative found per inspected), ``seconds`` per method,
         ``n_positive``, ``n_objects``, ``learning_info`` and the conditions.
     """
-    from core import schema
-    from core.analysis.embeddings import load_embeddings
     from core.review import TARGETS
     from core.sky import Sky, open_sky
     from core.workspace import Workspace
@@ -195,45 +236,17 @@ def oracle_curves(workspace, truth, *, sky=None, target: str = "anomaly", n: int
     t = _truth_frame(truth, ids)
     pos = _positives(t, target)
     eligible = pd.notna(labels) if TARGETS[target].labelled_only else None
-    curves, seconds, skipped, info = {}, {}, [], {}
-    fused = cat = feats = None
+    curves, seconds, skipped, info, cache = {}, {}, [], {}, {}
     for m in methods:
         t0 = time.perf_counter()
         if m == "learning":
             curves[m], info = _learning_curve(ws, sky, t, target, n, seed, **(session_options or {}))
-        elif m == "static":
-            curves[m] = _order_curve(res[TARGETS[target].prior].to_numpy(float), pos, n, eligible)
-        elif m == "random":
-            curves[m] = _order_curve(np.random.default_rng(seed).random(len(ids)), pos, n, eligible)
-        elif m == "catalogue z-score":
-            z = _catalogue_z(sky, ids, labels)
-            if z is None:
-                skipped.append(m)
-                continue
-            curves[m] = _order_curve(z, pos, n, eligible)
         else:
-            model, space = m.split(" (")[0], m.split(" (")[1].rstrip(")")
-            if space == "fused embedding":
-                if fused is None and ws.embeddings_path.exists():
-                    fused = load_embeddings(ws.embeddings_path, ids=ids).vectors[schema.FUSED]
-                x = fused
-            elif space == "catalogue":
-                cat = _catalogue_matrix(sky, ids) if cat is None else cat
-                x = cat
-            else:
-                if feats is None:
-                    from core.review import ReviewSession  # noqa: F401  (features as the session builds them)
-                    from core.review import review_features
-                    obj = None if sky is None else sky.objects.assign(
-                        id=sky.objects["id"].astype(str)).set_index("id").reindex(ids)
-                    fz = load_embeddings(ws.embeddings_path, ids=ids).vectors[schema.FUSED] \
-                        if ws.embeddings_path.exists() else None
-                    feats = review_features(res.assign(id=ids), target, objects=obj, fused=fz, seed=seed)[0]
-                x = feats
-            if x is None:
+            c = _method_curve(m, ws, sky, res, ids, labels, target, pos, n, eligible, seed, cache)
+            if c is None:
                 skipped.append(m)
                 continue
-            curves[m] = _coniferest_curve(x, pos, n, model, seed)
+            curves[m] = c
         seconds[m] = round(time.perf_counter() - t0, 1)
     return {"workspace": str(ws.path), "sky": None if sky is None else str(sky.path), "target": target,
             "n": int(n), "n_objects": int(len(ids)), "n_positive": int(pos.sum()),

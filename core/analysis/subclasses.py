@@ -164,6 +164,71 @@ def _label_noise(coords: np.ndarray, labels: np.ndarray) -> np.ndarray:
 CONCAT = "concat"
 
 
+def _class_vectors(ws, label: str, space: str):
+    """Ids of the workspace and the rows of ``label`` with their vectors in ``space``: ``(ids_all, rows, x)``."""
+    if not ws.results_path.exists():
+        raise AstroM3Error(f"{ws.results_path}: no results; run `astrom3 analyze SKY --workspace {ws.path}` first")
+    res = pd.read_parquet(ws.results_path, columns=["id", "label"])
+    ids_all = res["id"].astype(str).to_numpy()
+    emb = load_embeddings(ws.embeddings_path, ids=ids_all)
+    if space == CONCAT:
+        mods = emb.modalities
+        present = emb.present[schema.FUSED]
+    elif space in emb.present:
+        mods, present = [space], emb.present[space]
+    else:
+        raise AstroM3Error(f"this workspace has no '{space}' embeddings (use 'concat' or one of {emb.spaces})")
+    inside = (res["label"].astype(object) == label).to_numpy() & present
+    rows = np.flatnonzero(inside)
+    if len(rows) < 10:
+        known = sorted(res["label"].dropna().unique().tolist())
+        raise AstroM3Error(f"label {label!r}: {len(rows)} objects with {space} embeddings, need >= 10 "
+                           f"(labels here: {known})")
+    fused_rows = emb.vectors[schema.FUSED][rows]
+    x = np.hstack([np.where(emb.present[m][rows, None], emb.vectors[m][rows], fused_rows) for m in mods])
+    return ids_all, rows, x
+
+
+def _split(x: np.ndarray, seed: int, min_cluster_size: int | None):
+    """The class's own UMAP and its subgroups, numbered by size (largest = 0): ``(coords, groups, n_groups)``."""
+    from core.analysis.clustering import cluster
+    from core.analysis.projection import fit_projection
+
+    coords, _ = fit_projection(x, sample=len(x), seed=seed, min_dist=0.0)
+    mcs = int(min_cluster_size or max(10, len(x) // 10))
+    cl = cluster(coords, min_cluster_size=mcs)
+    groups_raw = _label_noise(coords, cl.labels)
+    # order subgroups by size (largest = 0) so the numbering is stable
+    uniq, counts = np.unique(groups_raw, return_counts=True)
+    remap = {u: i for i, u in enumerate(uniq[np.lexsort((uniq, -counts))])}
+    return coords, np.array([remap[g] for g in groups_raw]), len(uniq)
+
+
+def _describe(sky, member_ids, groups_idx, n_groups: int, max_curves: int) -> list[Subgroup]:
+    """One :class:`Subgroup` per group: size, and with a sky, effect sizes and mean curves."""
+    from core.sky import Sky, open_sky
+
+    if sky is not None and not isinstance(sky, Sky):
+        sky = open_sky(sky)
+    objects = None
+    if sky is not None:
+        objects = sky.objects.set_index("id").reindex(member_ids)
+        meta_cols = [c for c in sky.metadata_columns if c in objects.columns]
+        periods = objects["period"].to_dict() if "period" in objects.columns else {}
+    groups = []
+    for g in range(n_groups):
+        members = groups_idx == g
+        sub = Subgroup(subgroup=g, size=int(members.sum()),
+                       effects=pd.DataFrame(columns=["column", "cohens_d", "mean_in", "mean_out"]))
+        if objects is not None:
+            if n_groups > 1:
+                sub.effects = effect_sizes(objects.reset_index(), members, meta_cols)
+            (sub.phase, sub.lightcurve, sub.n_lightcurves, sub.wavelength, sub.spectrum,
+             sub.n_spectra) = _mean_curves(sky, list(member_ids[members]), periods, max_curves)
+        groups.append(sub)
+    return groups
+
+
 def subclasses(workspace, label: str = "M", *, sky=None, seed: int = 0, space: str = CONCAT,
                min_cluster_size: int | None = None, max_curves: int = 200) -> SubclassResult:
     """Find and describe the subgroups of one class.
@@ -199,58 +264,11 @@ def subclasses(workspace, label: str = "M", *, sky=None, seed: int = 0, space: s
     >>> res = subclasses("demo/ws", "M", sky="demo/sky")       # doctest: +SKIP
     >>> res.assignments.subgroup.value_counts()                # doctest: +SKIP
     """
-    from core.analysis.clustering import cluster
-    from core.analysis.projection import fit_projection
-    from core.sky import Sky, open_sky
-
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
-    if not ws.results_path.exists():
-        raise AstroM3Error(f"{ws.results_path}: no results; run `astrom3 analyze SKY --workspace {ws.path}` first")
-    res = pd.read_parquet(ws.results_path, columns=["id", "label"])
-    ids_all = res["id"].astype(str).to_numpy()
-    emb = load_embeddings(ws.embeddings_path, ids=ids_all)
-    if space == CONCAT:
-        mods = emb.modalities
-        present = emb.present[schema.FUSED]
-    elif space in emb.present:
-        mods, present = [space], emb.present[space]
-    else:
-        raise AstroM3Error(f"this workspace has no '{space}' embeddings (use 'concat' or one of {emb.spaces})")
-    inside = (res["label"].astype(object) == label).to_numpy() & present
-    rows = np.flatnonzero(inside)
-    if len(rows) < 10:
-        known = sorted(res["label"].dropna().unique().tolist())
-        raise AstroM3Error(f"label {label!r}: {len(rows)} objects with {space} embeddings, need >= 10 "
-                           f"(labels here: {known})")
-    fused_rows = emb.vectors[schema.FUSED][rows]
-    x = np.hstack([np.where(emb.present[m][rows, None], emb.vectors[m][rows], fused_rows) for m in mods])
-    coords, _ = fit_projection(x, sample=len(rows), seed=seed, min_dist=0.0)
-    mcs = int(min_cluster_size or max(10, len(rows) // 10))
-    cl = cluster(coords, min_cluster_size=mcs)
-    groups_raw = _label_noise(coords, cl.labels)
-    # order subgroups by size (largest = 0) so the numbering is stable
-    uniq, counts = np.unique(groups_raw, return_counts=True)
-    remap = {u: i for i, u in enumerate(uniq[np.lexsort((uniq, -counts))])}
-    groups_idx = np.array([remap[g] for g in groups_raw])
+    ids_all, rows, x = _class_vectors(ws, label, space)
+    coords, groups_idx, n_groups = _split(x, seed, min_cluster_size)
     member_ids = ids_all[rows]
     assignments = pd.DataFrame({"id": member_ids, "subgroup": groups_idx,
                                 "x": coords[:, 0], "y": coords[:, 1]})
-    result = SubclassResult(label=label, assignments=assignments)
-    if sky is not None and not isinstance(sky, Sky):
-        sky = open_sky(sky)
-    objects = None
-    if sky is not None:
-        objects = sky.objects.set_index("id").reindex(member_ids)
-        meta_cols = [c for c in sky.metadata_columns if c in objects.columns]
-        periods = objects["period"].to_dict() if "period" in objects.columns else {}
-    for g in range(len(uniq)):
-        members = groups_idx == g
-        sub = Subgroup(subgroup=g, size=int(members.sum()),
-                       effects=pd.DataFrame(columns=["column", "cohens_d", "mean_in", "mean_out"]))
-        if objects is not None:
-            if len(uniq) > 1:
-                sub.effects = effect_sizes(objects.reset_index(), members, meta_cols)
-            (sub.phase, sub.lightcurve, sub.n_lightcurves, sub.wavelength, sub.spectrum,
-             sub.n_spectra) = _mean_curves(sky, list(member_ids[members]), periods, max_curves)
-        result.groups.append(sub)
-    return result
+    return SubclassResult(label=label, assignments=assignments,
+                          groups=_describe(sky, member_ids, groups_idx, n_groups, max_curves))

@@ -27,19 +27,8 @@ def _unit(rng, k, d):
     return normalise_rows(rng.normal(size=(k, d)))
 
 
-def planted_sky(path: str | os.PathLike, n: int = 600, *, seed: int = 0, dim: int = 16,
-                classes: tuple[str, ...] = ("EW", "RRAB", "M", "ROT"), spread: float = 0.25,
-                view_noise: float = 0.12, mislabel_frac: float = 0.03, outlier_frac: float = 0.02,
-                crossmatch_frac: float = 0.03, no_spectra_frac: float = 0.2, unlabelled_frac: float = 0.05,
-                subgroup_class: str = "M", modalities: tuple[str, ...] = schema.MODALITIES) -> tuple[Path, Path]:
-    """Write ``path/sky`` (objects + truth) and ``path/ws/embeddings.parquet``.
-
-    Returns
-    -------
-    (sky_path, workspace_path)
-    """
-    rng = np.random.default_rng(seed)
-    path = Path(path)
+def _latent(rng, n: int, dim: int, classes, spread: float, subgroup_class: str):
+    """True classes, latent points (not yet unit) and the planted subgroup (``a``/``b``) of each object."""
     C = len(classes)
     centres = _unit(rng, C, dim) * 1.0
     true = rng.integers(0, C, n)
@@ -52,6 +41,13 @@ def planted_sky(path: str | os.PathLike, n: int = 600, *, seed: int = 0, dim: in
         offset = _unit(rng, 1, dim)[0] * 0.45
         latent[rows] += np.where(side[:, None] == 1, offset, -offset)
         subgroup[rows] = np.where(side == 1, "b", "a")
+    return true, latent, subgroup
+
+
+def _plant_errors(rng, latent, true, classes, outlier_frac, mislabel_frac, crossmatch_frac):
+    """Outliers and label flips: ``(unit latent, labels, anomaly_kind, out_rows, mis_rows, xm_rows)``."""
+    n, dim = latent.shape
+    C = len(classes)
     order = rng.permutation(n)
     n_out = int(round(outlier_frac * n))
     n_mis = int(round(mislabel_frac * n))
@@ -66,6 +62,12 @@ def planted_sky(path: str | os.PathLike, n: int = 600, *, seed: int = 0, dim: in
         labels[r] = classes[(true[r] + rng.integers(1, C)) % C]
     anomaly = np.full(n, None, dtype=object)
     anomaly[out_rows] = "planted_outlier"
+    return latent, labels, anomaly, out_rows, mis_rows, xm_rows
+
+
+def _views(rng, latent, true, modalities, view_noise, xm_rows, no_spectra_frac):
+    """Noisy per-modality views, cross-match swaps and presence: ``(views, xm_modality, present)``."""
+    n, dim = latent.shape
     views = {m: normalise_rows(latent + rng.normal(scale=view_noise, size=(n, dim))) for m in modalities}
     xm_modality = np.full(n, None, dtype=object)
     if len(modalities) >= 2:
@@ -79,6 +81,44 @@ def planted_sky(path: str | os.PathLike, n: int = 600, *, seed: int = 0, dim: in
     if "spectra" in present:
         present["spectra"][rng.random(n) < no_spectra_frac] = False
         present["spectra"][xm_rows[xm_modality[xm_rows] == "spectra"]] = True
+    return views, xm_modality, present
+
+
+def _write_embeddings(ws, ids, views, present, modalities, dim: int, seed: int, sky) -> None:
+    """``embeddings.parquet``: the views (absent ones null) and their mean as the fused vector."""
+    import pyarrow as pa
+
+    cols = {"id": ids.astype(str)}
+    fused = np.zeros((len(ids), dim), dtype=np.float32)
+    for m in modalities:
+        v = views[m].astype(np.float32)
+        cols[schema.EMBEDDING_COLUMNS[m]] = [list(row) if p else None for row, p in zip(v, present[m])]
+        fused += v * present[m][:, None]
+    fused = normalise_rows(fused)
+    cols[schema.EMBEDDING_COLUMNS[schema.FUSED]] = [list(r) for r in fused]
+    table = pa.table({k: (pa.array(v, type=pa.list_(pa.float32())) if k != "id" else pa.array(v))
+                      for k, v in cols.items()})
+    write_parquet(table, ws.embeddings_path, meta={"model_fingerprint": f"planted-{seed}",
+                                                   "sky_fingerprint": sky.fingerprint, "dim": dim})
+
+
+def planted_sky(path: str | os.PathLike, n: int = 600, *, seed: int = 0, dim: int = 16,
+                classes: tuple[str, ...] = ("EW", "RRAB", "M", "ROT"), spread: float = 0.25,
+                view_noise: float = 0.12, mislabel_frac: float = 0.03, outlier_frac: float = 0.02,
+                crossmatch_frac: float = 0.03, no_spectra_frac: float = 0.2, unlabelled_frac: float = 0.05,
+                subgroup_class: str = "M", modalities: tuple[str, ...] = schema.MODALITIES) -> tuple[Path, Path]:
+    """Write ``path/sky`` (objects + truth) and ``path/ws/embeddings.parquet``.
+
+    Returns
+    -------
+    (sky_path, workspace_path)
+    """
+    rng = np.random.default_rng(seed)
+    path = Path(path)
+    true, latent, subgroup = _latent(rng, n, dim, classes, spread, subgroup_class)
+    latent, labels, anomaly, out_rows, mis_rows, xm_rows = _plant_errors(
+        rng, latent, true, classes, outlier_frac, mislabel_frac, crossmatch_frac)
+    views, xm_modality, present = _views(rng, latent, true, modalities, view_noise, xm_rows, no_spectra_frac)
     unl = rng.random(n) < unlabelled_frac
     unl[mis_rows] = False
     labels[unl] = None
@@ -93,18 +133,5 @@ def planted_sky(path: str | os.PathLike, n: int = 600, *, seed: int = 0, dim: in
     sky_path = write_sky(path / "sky", objects, truth=truth, overwrite=True)
     sky = open_sky(sky_path)
     ws = Workspace(path / "ws")
-    cols = {"id": ids.astype(str)}
-    fused = np.zeros((n, dim), dtype=np.float32)
-    for m in modalities:
-        v = views[m].astype(np.float32)
-        cols[schema.EMBEDDING_COLUMNS[m]] = [list(row) if p else None for row, p in zip(v, present[m])]
-        fused += v * present[m][:, None]
-    fused = normalise_rows(fused)
-    cols[schema.EMBEDDING_COLUMNS[schema.FUSED]] = [list(r) for r in fused]
-    import pyarrow as pa
-
-    table = pa.table({k: (pa.array(v, type=pa.list_(pa.float32())) if k != "id" else pa.array(v))
-                      for k, v in cols.items()})
-    write_parquet(table, ws.embeddings_path, meta={"model_fingerprint": f"planted-{seed}",
-                                                   "sky_fingerprint": sky.fingerprint, "dim": dim})
+    _write_embeddings(ws, ids, views, present, modalities, dim, seed, sky)
     return sky_path, ws.path
