@@ -41,13 +41,16 @@ def build_views(data, *, user: str | None = None) -> dict:
     from explorer.views.inspector import Inspector
     from explorer.views.map import MapView
     from explorer.views.review import ReviewView
+    from explorer.views.samp import SampControls
     from explorer.views.subclasses import SubclassesView
     from explorer.views.table import SelectionTable, filter_widgets
 
     state = ExplorerState(data.results, flag_store=data.flag_store, session_info=data.session_info,
                           user=user or default_user())
+    samp = SampControls(state=state, data=data)
     views = {"state": state, "map": MapView(state=state), "table": SelectionTable(state=state),
-             "filters": filter_widgets(state), "inspector": Inspector(state=state, data=data),
+             "filters": filter_widgets(state), "inspector": Inspector(state=state, data=data, samp=samp),
+             "samp": samp,
              "clusters": ClustersView(state=state), "review": ReviewView(state=state),
              "flags": FlagsView(state=state, store=data.flag_store, error=data.flag_error),
              "subclasses": SubclassesView(state=state, data=data)}
@@ -65,12 +68,14 @@ def _explorer_main(data, template_sidebar):
     review = pn.Card(v["review"], title="Review queue (keyboard)", collapsed=False, sizing_mode="stretch_width",
                      css_classes=["review-card"])
     explore = pn.FlexBox(
-        pn.Column(v["map"], v["table"], sizing_mode="stretch_width", min_width=300, styles={"flex": "1 1 560px"}),
+        pn.Column(v["map"], v["table"], v["samp"], sizing_mode="stretch_width", min_width=300,
+                  styles={"flex": "1 1 560px"}),
         pn.Column(review, v["flags"].controls(), v["inspector"], sizing_mode="stretch_width", min_width=300,
                   styles={"flex": "1 1 420px"}),
         sizing_mode="stretch_width", flex_wrap="wrap")
+    flags_tab = pn.Column(v["flags"], v["samp"].button("flags"), sizing_mode="stretch_width")
     tabs = pn.Tabs(("Explore", explore), ("Clusters", v["clusters"]), ("Subclasses", v["subclasses"]),
-                   ("Flags & export", v["flags"]), dynamic=True, sizing_mode="stretch_width")
+                   ("Flags & export", flags_tab), dynamic=True, sizing_mode="stretch_width")
     return tabs, v
 
 

@@ -58,8 +58,12 @@ def fake_results(ids, labels, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-def make_fake_workspace(root, n: int = 60, seed: int = 0, *, n_points: int = 80) -> tuple[Path, Path]:
-    """Write ``root/sky`` and ``root/ws`` (results only); returns ``(sky_path, workspace_path)``."""
+def make_fake_workspace(root, n: int = 60, seed: int = 0, *, n_points: int = 80,
+                        extra_objects: dict | None = None) -> tuple[Path, Path]:
+    """Write ``root/sky`` and ``root/ws`` (results only); returns ``(sky_path, workspace_path)``.
+
+    ``extra_objects``: more catalogue columns (name -> ``n`` values), e.g. ``ra``/``dec`` or a cross-match.
+    """
     from core import schema
     from core.sky import open_sky, write_sky
     from core.workspace import Workspace
@@ -72,6 +76,8 @@ def make_fake_workspace(root, n: int = 60, seed: int = 0, *, n_points: int = 80)
     objects = pd.DataFrame({"id": ids, "label": labels, "period": period,
                             "parallax": rng.uniform(0.1, 3, n), "bp_rp": rng.normal(1.0, 0.3, n),
                             "j_mag": rng.normal(11, 1, n)})
+    for col, values in (extra_objects or {}).items():
+        objects[col] = list(values)
     times, mags = [], []
     for p in period:
         t = np.sort(rng.uniform(0, 400, n_points))

@@ -25,7 +25,7 @@ from explorer.state import ExplorerState
 from explorer.views.figures import SPECTRAL_BANDS, SPECTRAL_LINES, InspectorFigures, fold_phase
 
 __all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "metadata_html",
-           "votes_html", "why_flagged_html", "sparkline_svg", "Inspector", "call_optional"]
+           "votes_html", "why_flagged_html", "sparkline_svg", "links_html", "xmatch_html", "Inspector", "call_optional"]
 
 #: Periodograms kept per session (recent focuses and prefetched suspects).
 PGRAM_CACHE = 16
@@ -160,6 +160,55 @@ def why_flagged_html(row: pd.Series, ranges) -> str:
     return f"{head}<ul class='why'>{''.join(items)}</ul>"
 
 
+def links_html(meta_row) -> str:
+    """Archive links of one object (:func:`core.links.object_links`) as escaped ``<a>`` elements.
+
+    Parameters
+    ----------
+    meta_row : mapping or None
+        The object's catalogue row (``sky.objects``): ``ra``/``dec``, ``name``, ``survey``...
+
+    Returns
+    -------
+    str
+        The links, each opening in a new tab (``rel=noopener``); empty without a row or links.
+    """
+    from core.links import object_links
+
+    if meta_row is None:
+        return ""
+    row = meta_row.to_dict() if isinstance(meta_row, pd.Series) else dict(meta_row)
+    links = object_links(row)
+    if not links:
+        return ""
+    items = " \u00b7 ".join(f"<a href='{html.escape(url, quote=True)}' target='_blank' rel='noopener'>"
+                            f"{html.escape(name)}</a>" for name, url in links)
+    return f"<div class='object-links'>{items}</div>"
+
+
+def xmatch_html(meta_row) -> str:
+    """The cross-match of one object (``astrom3 crossmatch``: ``{prefix}_name``, ``{prefix}_type``), escaped.
+
+    Every prefix with a ``{prefix}_sep_arcsec`` column in the row is shown; empty when none matched.
+    """
+    if meta_row is None:
+        return ""
+    row = meta_row.to_dict() if isinstance(meta_row, pd.Series) else dict(meta_row)
+    parts = []
+    for col in row:
+        if not str(col).endswith("_sep_arcsec"):
+            continue
+        prefix = str(col)[:-len("_sep_arcsec")]
+        shown = [str(v) for v in (row.get(f"{prefix}_name"), row.get(f"{prefix}_type"))
+                 if v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip()]
+        if shown:
+            sep = row.get(col)
+            sep = f" ({html.escape(str(sep))}\u2033)" if sep is not None and str(sep) not in ("", "nan", "None") else ""
+            parts.append(f"{html.escape(prefix)}: <b>{html.escape(' / '.join(shown))}</b>{sep}")
+    joined = " \u00b7 ".join(parts)
+    return f"<div class='object-xmatch'>{joined}</div>" if parts else ""
+
+
 def sparkline_svg(phase, value, *, width=90, height=28, invert=True) -> str:
     """A tiny inline SVG of a folded light curve (cheap thumbnails for neighbours)."""
     ph, v = np.asarray(phase, float), np.asarray(value, float)
@@ -183,6 +232,7 @@ class Inspector(pn.viewable.Viewer):
     period = param.Number(default=None, allow_None=True, doc="Folding period (days).")
     neighbour_space = param.Selector(default="fused", objects=["fused", "photometry", "spectra", "metadata"])
     k = param.Integer(default=8, bounds=(1, 30))
+    samp = param.Parameter(default=None, doc="explorer.views.samp.SampControls (its 'Point Aladin here').")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -192,6 +242,7 @@ class Inspector(pn.viewable.Viewer):
         self._prefetching = None                   # the latest prefetch (a Future), for tests to wait on
         self._title = pn.pane.Markdown("Focus an object (click the map or a table row).",
                                        sizing_mode="stretch_width", css_classes=["inspector-title"])
+        self._links = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["inspector-links"])
         self.figures = f = InspectorFigures()  # built once; a focus only sends new data
         self._raw = pn.pane.Bokeh(f.raw, sizing_mode="stretch_width", min_height=220)
         self._folded = pn.pane.Bokeh(f.folded, sizing_mode="stretch_width", min_height=220)
@@ -323,6 +374,7 @@ class Inspector(pn.viewable.Viewer):
                                          d.range_lookup, d.sky.metadata_columns)
         self._meta.object = metadata_html(self.meta_frame)
         self._votes.object = votes_html(row)
+        self._links.object = xmatch_html(obj.meta) + links_html(obj.meta)
         self._draw_why()
         self._draw_neighbours()
 
@@ -368,5 +420,7 @@ class Inspector(pn.viewable.Viewer):
         self._neigh[:] = rows or [pn.pane.Markdown("no neighbours")]
 
     def __panel__(self):
-        return pn.Column(self._title, self._raw, self._period_row, self._folded, self._pg_card, self._spec,
+        head = [self._title, pn.Row(self._links, self.samp.point_button, sizing_mode="stretch_width")
+                if self.samp is not None else self._links]
+        return pn.Column(*head, self._raw, self._period_row, self._folded, self._pg_card, self._spec,
                          self._tabs, sizing_mode="stretch_width")
