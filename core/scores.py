@@ -106,6 +106,8 @@ def _builtin() -> list[Score]:
           part_of="mislabel_score", step="mislabels"),
         S("mislabel_centroid", "AstroM3's centroid distance (the paper's method)", "label_errors",
           part_of="mislabel_score", step="mislabels"),
+        S("mislabel_features", "confident learning on a random forest over light-curve features", "label_errors",
+          part_of="mislabel_score", step="mislabels"),
         S("outlier_own_class", "odd for the label it carries: robust distance to its own class "
           "(catalogue columns and embeddings)", "anomalies", part_of="outlier_score", step="outliers"),
         S("outlier_catalogue", "odd catalogue columns for its class (period, amplitude, colours; MCD)",

@@ -131,3 +131,21 @@ def test_plugins_named_in_the_environment_register_their_scores(tmp_path):
     env["ASTROM3_PLUGINS"] = "no_such_module_here"
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "ASTROM3_PLUGINS: cannot import 'no_such_module_here'" in bad.stderr
+
+
+def test_a_sky_with_light_curves_gets_the_light_curve_forest_in_its_label_error_score(tmp_path):
+    import core
+    from core.train import DEFAULT_CHECKPOINT
+    from core.workspace import read_parquet_meta
+
+    sky_dir = core.simulate_sky(n=400, seed=1, out=tmp_path / "sky")
+    sky = core.open_sky(sky_dir)
+    core.embed(sky, DEFAULT_CHECKPOINT, tmp_path / "ws")
+    r = pd.read_parquet(analyze(sky, tmp_path / "ws", seed=0))
+    labelled = r["label"].notna().to_numpy()
+    assert np.isfinite(r.loc[labelled, "mislabel_features"]).all()
+    cache = tmp_path / "ws" / "baselines" / "lightcurve_features.parquet"
+    assert read_parquet_meta(cache)["sky"] == sky.fingerprint
+    feats = pd.read_parquet(cache)
+    assert len(feats) == 400 and feats["log_period"].notna().mean() > 0.9
+    assert "light-curve features" in read_parquet_meta(tmp_path / "ws" / "results.parquet")["timings"]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.progress import progress
 
-__all__ = ["catalogue_matrix", "iforest_catalogue", "within_class_zscore", "lightcurve_features", "rf_cleanlab", "kmeans_catalogue",
+__all__ = ["catalogue_matrix", "iforest_catalogue", "within_class_zscore", "cached_lightcurve_features", "lightcurve_features", "rf_cleanlab", "kmeans_catalogue",
            "LC_FEATURES"]
 
 LC_FEATURES = ("log_period", "ls_power", "amplitude", "std", "mad", "skew", "kurtosis", "beyond1std",
@@ -121,6 +121,22 @@ def lightcurve_features(sky, ids=None, *, use_catalogue_period: bool = True) -> 
         v = lc.value if lc.kind == "mag" else -2.5 * np.log10(np.clip(lc.value, 1e-12, None))
         rows[lc.id] = _features(lc.time, v, lc.error, periods.get(lc.id))
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(LC_FEATURES)).reindex(ids)
+
+
+def cached_lightcurve_features(sky, workspace, ids) -> pd.DataFrame:
+    """:func:`lightcurve_features` of ``ids``, cached in ``WS/baselines/`` for this sky's fingerprint."""
+    from core.workspace import Workspace, read_parquet_meta, write_parquet
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    cache = ws.artifact("baselines") / "lightcurve_features.parquet"
+    ids = [str(i) for i in ids]
+    if cache.exists() and read_parquet_meta(cache).get("sky") == sky.fingerprint:
+        feats = pd.read_parquet(cache).set_index("id")
+        if feats.index.isin(ids).sum() == len(ids):
+            return feats.reindex(ids)
+    feats = lightcurve_features(sky, ids=ids)
+    write_parquet(feats.reset_index(names="id"), cache, meta={"sky": sky.fingerprint})
+    return feats
 
 
 def rf_cleanlab(features: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int = 0,

@@ -30,7 +30,7 @@ from core.workspace import Workspace
 __all__ = ["analyze", "place", "ANALYSIS_VERSION", "analysis_inputs", "analysis_is_fresh"]
 
 #: Bumped when the scoring changes, so old results are recomputed.
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 
 ProgressCallback = Callable[[str, float], None]
 

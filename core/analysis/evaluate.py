@@ -212,7 +212,6 @@ def _subclass_metrics(ws, sky, label, res, t, seed, find_subclasses, baselines) 
 
 def _baselines(report, ws, sky, res, t, labelled, is_err, true_label, anom, xm, seed) -> None:
     from core.analysis import baselines as bl
-    from core.workspace import read_parquet_meta, write_parquet
 
     objects = sky.objects.set_index("id").reindex(res["id"].astype(str)).reset_index()
     cols = [c for c in sky.metadata_columns if c in objects.columns]
@@ -232,12 +231,7 @@ def _baselines(report, ws, sky, res, t, labelled, is_err, true_label, anom, xm, 
         report["label_errors"]["random-forest self-confidence on catalogue columns"] = label_error_metrics(
             is_err, score[labelled], sug[labelled], true_label)
     if sky.has_lightcurves and labelled.sum() > 20:
-        cache = ws.artifact("baselines") / "lightcurve_features.parquet"
-        if cache.exists() and read_parquet_meta(cache).get("sky") == sky.fingerprint:
-            feats = pd.read_parquet(cache).set_index("id")
-        else:
-            feats = bl.lightcurve_features(sky, ids=res["id"].astype(str).tolist())
-            write_parquet(feats.reset_index(names="id"), cache, meta={"sky": sky.fingerprint})
+        feats = bl.cached_lightcurve_features(sky, ws, res["id"].astype(str).tolist())
         feats = feats.reindex(res["id"].astype(str))
         classes = sorted(set(res["label"].dropna()))
         y = np.array([classes.index(v) if isinstance(v, str) and v in classes else -1

@@ -115,6 +115,19 @@ def _class_votes(ctx: Context) -> None:
     ctx.data["votes"] = probs
 
 
+def _feature_votes(ctx: Context) -> None:
+    """Out-of-fold random-forest class probabilities on hand-made light-curve features (if any)."""
+    from core.analysis import baselines
+
+    if ctx.n_classes < 2 or not ctx.sky.has_lightcurves:
+        return
+    feats = baselines.cached_lightcurve_features(ctx.sky, ctx.ws, ctx.emb.ids)
+    if not np.isfinite(feats.to_numpy(dtype=float)).any():
+        return
+    ctx.data["feature_probs"] = baselines.rf_cleanlab(feats.to_numpy(dtype=float), ctx.y, ctx.n_classes,
+                                                      seed=ctx.params["seed"], folds=ctx.params["folds"])[1]
+
+
 def _mislabels(ctx: Context) -> None:
     n, C, y, emb = ctx.n, ctx.n_classes, ctx.y, ctx.emb
     if C < 2:
@@ -127,10 +140,15 @@ def _mislabels(ctx: Context) -> None:
     knn_p[rows] = mislabels.knn_label_probs(ctx.data["side_idx"], ctx.data["side_sim"], y[rows], C)
     cent_p = mislabels.centroid_probabilities(fused, has, y, C)
     clf = ctx.data["votes"]["all"]
-    p = mislabels.ensemble_probabilities({"classifier": clf, "knn": knn_p, "centroid": cent_p})
+    parts = {"classifier": clf, "knn": knn_p, "centroid": cent_p}
+    if "feature_probs" in ctx.data:
+        parts["features"] = ctx.data["feature_probs"]
+    p = mislabels.ensemble_probabilities(parts)
     cent, cent_other = mislabels.centroid_scores(fused, has, y, C)
     details = {"cleanlab": mislabels.confident_learning_scores(clf, y)[0],
                "knn": mislabels.disagreement(knn_p, y), "centroid": cent}
+    if "features" in parts:
+        details["features"] = mislabels.confident_learning_scores(parts["features"], y)[0]
     mis = mislabels.combine_mislabel_scores(p, y, ctx.classes, details=details)
     mis["mislabel_centroid_class"] = np.array([ctx.classes[c] if c >= 0 else None for c in cent_other], dtype=object)
     ctx.cols.update(mis)
@@ -201,5 +219,5 @@ def steps(modalities: list[str]) -> list[Step]:
     return ([Step("projection", _project(None))]
             + [Step(f"projection {m}", _project(m)) for m in modalities]
             + [Step("clusters", _clusters), Step("neighbours", _neighbours), Step("class votes", _class_votes),
-               Step("mislabels", _mislabels), Step("outliers", _outliers), Step("cross-modal", _crossmodal),
+               Step("light-curve features", _feature_votes), Step("mislabels", _mislabels), Step("outliers", _outliers), Step("cross-modal", _crossmodal),
                Step("scores", _registered), Step("index", _index)])
