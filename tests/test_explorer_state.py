@@ -38,6 +38,64 @@ def test_points_in_polygon_square_and_triangle():
     assert tri.tolist() == [True, False, True]
 
 
+def _even_odd(x, y, px, py):
+    """The hand-written even-odd test that ``points_in_polygon`` (now shapely) replaced."""
+    px, py = np.asarray(px, float), np.asarray(py, float)
+    inside = np.zeros(x.shape, bool)
+    xj, yj = px[-1], py[-1]
+    for xi, yi in zip(px, py):
+        crosses = (yi > y) != (yj > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = (xj - xi) * (y - yi) / (yj - yi) + xi
+        inside ^= crosses & (x < x_at)
+        xj, yj = xi, yi
+    return inside
+
+
+def _random_polygon(rng, n):
+    """A star-shaped (usually concave) polygon: n vertices at sorted random angles and radii."""
+    t = np.sort(rng.uniform(0, 2 * np.pi, n))
+    r = rng.uniform(0.2, 1.0, n)
+    return rng.uniform(-1, 1) + r * np.cos(t), rng.uniform(-1, 1) + r * np.sin(t)
+
+
+def _off_boundary(x, y, px, py, tol=1e-9):
+    """Points farther than ``tol`` from the polygon's boundary (where the two rules may differ)."""
+    import shapely
+
+    ring = shapely.LinearRing(np.column_stack([px, py]))
+    return shapely.distance(ring, shapely.points(x, y)) > tol
+
+
+def test_points_in_polygon_equals_the_even_odd_rule_off_the_boundary():
+    rng = np.random.default_rng(15)
+    t = np.linspace(0, 2 * np.pi, 11)[:-1]
+    r = np.where(np.arange(10) % 2, 0.3, 0.9)
+    polys = {"concave": ([0, 1, 1, 0.5, 0], [0, 0, 1, 0.4, 1]),
+             "star": (0.5 + r * np.cos(t), 0.5 + r * np.sin(t)),
+             "bowtie (self-intersecting)": ([0, 1, 1, 0], [0, 1, 0, 1]),
+             **{f"random {i}": _random_polygon(rng, int(rng.integers(3, 40))) for i in range(20)}}
+    for name, (px, py) in polys.items():
+        x, y = rng.uniform(-2, 2, 5000), rng.uniform(-2, 2, 5000)
+        keep = _off_boundary(x, y, px, py)
+        got = points_in_polygon(x, y, px, py)
+        assert got[keep].tolist() == _even_odd(x, y, px, py)[keep].tolist(), name
+        assert 0 < got.sum() < len(x), name
+        # closing the ring (first vertex repeated) changes nothing
+        assert points_in_polygon(x, y, [*px, px[0]], [*py, py[0]]).tolist() == got.tolist(), name
+
+
+def test_points_in_polygon_boundary_is_outside():
+    """Edge and vertex points are outside with shapely (the old rule kept the left/bottom edges)."""
+    ex = np.array([0.0, 0.5, 1.0, 0.5, 0.0, 1.0, 0.5])
+    ey = np.array([0.5, 0.0, 0.5, 1.0, 0.0, 1.0, 0.5])
+    got = points_in_polygon(ex, ey, [0, 1, 1, 0], [0, 0, 1, 1])
+    assert got.tolist() == [False] * 6 + [True]
+    assert _even_odd(ex, ey, [0, 1, 1, 0], [0, 0, 1, 1]).tolist() == [True, True, False, False, True, False, True]
+    assert not points_in_polygon(np.array([np.nan]), np.array([0.5]), [0, 1, 1, 0], [0, 0, 1, 1]).any()
+    assert points_in_polygon(np.array([0.5]), np.array([0.5]), [0, 1], [0, 1]).tolist() == [False]
+
+
 def test_select_bounds_gives_exactly_the_points_inside(state, results):
     rows = state.select_bounds((-1.0, -1.0, 1.0, 1.0))
     x, y = results["umap_x"].to_numpy(), results["umap_y"].to_numpy()
