@@ -38,19 +38,19 @@ class WorkspaceData:
     flag_store: object = None
     flag_error: str | None = None
     session_info: dict = field(default_factory=dict)
-    object_index: pd.Index = field(init=False, repr=False)  # sky.objects row of each id (no table scans)
     range_lookup: dict = field(init=False, repr=False)      # (label, column) -> (q05, median, q95)
 
     def __post_init__(self):
-        self.object_index = pd.Index(self.sky.objects["id"].astype(str))
         self.range_lookup = range_lookup(self.ranges)
         self._objects: OrderedDict = OrderedDict()  # id -> ObjectData, the most recent first out last
         self._read_lock = threading.Lock()           # the sky's lazy readers are not thread-safe
 
     def meta_row(self, object_id: str) -> pd.Series | None:
-        """The catalogue row (``sky.objects``) of one object, looked up by index; None if unknown."""
-        i = self.object_index.get_indexer([str(object_id)])[0]
-        return None if i < 0 else self.sky.objects.iloc[i]
+        """The catalogue row (``sky.objects``) of one object (:meth:`core.sky.Sky.object`); None if unknown."""
+        try:
+            return self.sky.object(object_id)
+        except KeyError:
+            return None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import numpy as np
 from bokeh.models import ColumnDataSource, Range1d, Span
 from bokeh.plotting import figure
 
-__all__ = ["SPECTRAL_LINES", "SPECTRAL_BANDS", "fold_phase", "padded_range", "errorbar_data", "lightcurve_data",
-           "folded_data", "periodogram_data", "spectrum_data", "InspectorFigures"]
+__all__ = ["SPECTRAL_LINES", "SPECTRAL_BANDS", "fold_phase", "first_epoch", "padded_range", "errorbar_data",
+           "lightcurve_data", "folded_data", "periodogram_data", "spectrum_data", "InspectorFigures"]
 
 #: Rest-frame air wavelengths (Angstrom) of the lines marked on spectra.
 SPECTRAL_LINES: dict[str, float] = {
@@ -31,13 +31,24 @@ TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 
 
 def fold_phase(time, period: float, epoch: float | None = None) -> np.ndarray:
-    """Phase in ``[0, 1)`` of each time for ``period`` (days), counted from ``epoch`` (default: first time)."""
+    """Phase in ``[0, 1)`` of each time for ``period`` (days), counted from ``epoch`` (default: first time).
+
+    A thin wrapper of :meth:`core.sky.LightCurve.phase` for bare time arrays; the inspector counts
+    phase from the first point, not from maximum light (``LightCurve.fold``'s default).
+    """
+    from core.sky import LightCurve
+
     t = np.asarray(time, float)
     if not period or period <= 0:
         raise ValueError(f"period must be positive, got {period!r}")
     t0 = t[0] if epoch is None and len(t) else (epoch or 0.0)
-    ph = np.mod((t - t0) / period, 1.0)
+    ph = LightCurve("", t, t, t).phase(period, float(t0))
     return np.where(ph >= 1.0, 0.0, ph)
+
+
+def first_epoch(lc) -> float:
+    """The epoch the inspector folds from: the light curve's first time (0 when empty)."""
+    return float(lc.time[0]) if len(lc.time) else 0.0
 
 
 def padded_range(*arrays, pad: float = 0.05, default=(0.0, 1.0)) -> tuple[float, float]:
@@ -65,7 +76,7 @@ def lightcurve_data(lc) -> dict:
 
 def folded_data(lc, period: float) -> dict:
     """The light curve folded at ``period``: ``x`` is the phase in [0, 1)."""
-    return errorbar_data(fold_phase(lc.time, period), lc.value, lc.error)
+    return errorbar_data(lc.phase(period, first_epoch(lc)), lc.value, lc.error)
 
 
 def periodogram_data(periods, power) -> dict:

@@ -22,7 +22,8 @@ from bokeh.events import Tap
 from core import scores as registry
 from explorer.data import object_data, range_lookup
 from explorer.state import ExplorerState
-from explorer.views.figures import SPECTRAL_BANDS, SPECTRAL_LINES, InspectorFigures, fold_phase
+from explorer.views.figures import (SPECTRAL_BANDS, SPECTRAL_LINES, InspectorFigures, first_epoch,
+                                    fold_phase)
 
 __all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "metadata_frame", "metadata_html",
            "votes_html", "why_flagged_html", "sparkline_svg", "links_html", "xmatch_html", "Inspector", "call_optional"]
@@ -51,18 +52,8 @@ def call_optional(module: str, name: str, *args, **kwargs):
 
 
 def periodogram(lc, min_period: float = 0.05, max_period: float | None = None, n: int = 5000):
-    """Lomb-Scargle power on a log grid of periods (astropy); returns ``(periods, power)``."""
-    from astropy.timeseries import LombScargle
-
-    t, y, e = np.asarray(lc.time, float), np.asarray(lc.value, float), np.asarray(lc.error, float)
-    ok = np.isfinite(t) & np.isfinite(y)
-    e = np.where(np.isfinite(e) & (e > 0), e, np.nan)
-    dy = e[ok] if np.isfinite(e[ok]).all() else None
-    span = float(t[ok].max() - t[ok].min()) if ok.sum() > 1 else 1.0
-    max_period = max_period or max(span / 2, min_period * 2)
-    periods = np.geomspace(min_period, max_period, n)
-    power = LombScargle(t[ok], y[ok], dy).power(1.0 / periods)
-    return periods, np.asarray(power, float)
+    """Lomb-Scargle power on a log grid of periods: :meth:`core.sky.LightCurve.periodogram`."""
+    return lc.periodogram(min_period, max_period, n)
 
 
 _NO_RANGE = (np.nan, np.nan, np.nan)
@@ -316,7 +307,7 @@ class Inspector(pn.viewable.Viewer):
             hit = self._pgrams.get(obj.id)
         if hit is None:
             lc = obj.lightcurve
-            hit = periodogram(lc, 0.05, min(max(lc.span, 0.2) / 2, 1000.0), n=3000)
+            hit = lc.periodogram(0.05, min(max(lc.span, 0.2) / 2, 1000.0), n=3000)
             with self._pg_lock:
                 self._pgrams[obj.id] = hit
                 while len(self._pgrams) > PGRAM_CACHE:
@@ -412,7 +403,7 @@ class Inspector(pn.viewable.Viewer):
             obj = object_data(self.data, nid)  # by index, cached: no table scan per neighbour
             lc, p, svg = obj.lightcurve, obj.period, ""
             if lc is not None and p and len(lc) > 1:
-                svg = sparkline_svg(fold_phase(lc.time, p), lc.value, invert=lc.kind != "mag")
+                svg = sparkline_svg(lc.phase(p, first_epoch(lc)), lc.value, invert=lc.kind != "mag")
             btn = pn.widgets.Button(name=nid, button_type="light", width=120, css_classes=["neighbour"])
             btn.on_click(lambda e, nid=nid: self.state.focus_on(nid))
             rows.append(pn.Row(btn, pn.pane.HTML(svg, width=95, height=32),
