@@ -52,7 +52,7 @@ def build_views(data, *, user: str | None = None) -> dict:
              "filters": filter_widgets(state), "inspector": Inspector(state=state, data=data, samp=samp),
              "samp": samp,
              "clusters": ClustersView(state=state), "review": ReviewView(state=state),
-             "flags": FlagsView(state=state, store=data.flag_store, error=data.flag_error),
+             "flags": FlagsView(state=state, error=data.flag_error),
              "subclasses": SubclassesView(state=state, data=data)}
     return views
 

@@ -2,8 +2,11 @@
 
 One :class:`ExplorerState` per browser session. It holds a *reference* to the shared results
 table (loaded once per process by :mod:`explorer.data`) and small per-session things: the
-selected row indices, the focused id, the filters. Views read it and write to it; they never
-own state themselves.
+selected row indices, the focused id, the filters, the folding period, the review queue's score
+and position, the note being typed. Views read it and write to it; they never own state themselves
+(caches of derived data, like the inspector's periodograms, may live in views) and never touch the
+flag store: they go through :meth:`ExplorerState.flag`, :meth:`~ExplorerState.current_flags`,
+:meth:`~ExplorerState.export` and friends.
 """
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ import param
 from core import scores as registry
 
 __all__ = ["ExplorerState", "points_in_polygon", "headline_scores", "color_options", "PROJECTIONS",
-           "CATEGORIES", "FLAG_KINDS"]
+           "CATEGORIES", "FLAG_KINDS", "FLAG_COLUMNS"]
 
 PROJECTIONS = ("fused", "photometry", "spectra", "metadata")
 #: The categorical colourings of the map (the headline scores of :mod:`core.scores` go between).
 CATEGORIES = ("label", "cluster", "flag")
 FLAG_KINDS = ("mislabel", "anomaly", "crossmatch", "subclass", "fine", "interesting")
 NO_FLAG = "none"
+FLAG_COLUMNS = ("id", "kind", "proposed_label", "subclass", "note", "user")
 
 
 def headline_scores(results: pd.DataFrame) -> tuple[str, ...]:
@@ -86,6 +90,14 @@ class ExplorerState(param.Parameterized):
     flags = param.Dict(default={}, doc="Object id -> current flag kind (this workspace's store).")
     flags_version = param.Integer(default=0, doc="Bumped whenever a flag changes.")
     user = param.String(default="astronomer")
+    note = param.String(default="", doc="The note for the next decision (every flag control shares this one text).")
+    fold_period = param.Number(default=None, allow_None=True,
+                               doc="Folding period of the focused object (days): the catalogue's, the "
+                                   "periodogram's peak, or the user's override.")
+    review_score = param.Selector(default=None, objects=[], allow_None=True,
+                                  doc="Headline score the review queue ranks by (one of the state's scores).")
+    review_ids = param.List(default=[], doc="The review queue: undecided ids, highest review_score first.")
+    review_position = param.Integer(default=0, bounds=(0, None), doc="Index of the current suspect in review_ids.")
 
     def __init__(self, results: pd.DataFrame, flag_store=None, session_info: dict | None = None, **params):
         self.results = results
@@ -99,7 +111,11 @@ class ExplorerState(param.Parameterized):
         self._full_ranges = {n: tuple(float(v) for v in registry.get(n).range) for n in self.scores}
         color_by = params.pop("color_by", "label")
         ranges = params.pop("score_ranges", {})
+        review_score = params.pop("review_score", None)
         super().__init__(**params)
+        self.param.review_score.objects = list(self.scores)
+        self.review_score = review_score or ("mislabel_score" if "mislabel_score" in self.scores
+                                             else next(iter(self.scores), None))
         self.param.color_by.objects = ["label", "cluster", *self.scores, "flag"]
         self.color_by = color_by
         self.score_ranges = {name: tuple(ranges.get(name, self.full_range(name))) for name in self.scores}
@@ -200,12 +216,16 @@ class ExplorerState(param.Parameterized):
     # --- focus ----------------------------------------------------------------------------------
     def focus_on(self, object_id: str | None) -> None:
         """Focus one object (``None`` clears); unknown ids raise ``KeyError``."""
-        if object_id is not None and self._index.get_indexer([str(object_id)])[0] < 0:
+        if object_id is not None and self.row_number(object_id) < 0:
             raise KeyError(f"object id {object_id!r} is not in the results")
         from panel.io import hold
 
         with hold():  # every view's reaction (inspector, map star) goes to the browser as one message
             self.focus = None if object_id is None else str(object_id)
+
+    def row_number(self, object_id: str | None) -> int:
+        """The row of ``object_id`` in ``results`` (-1 when unknown or None)."""
+        return -1 if object_id is None else int(self._index.get_indexer([str(object_id)])[0])
 
     def row(self, object_id: str | None = None) -> pd.Series | None:
         """The results row of ``object_id`` (default: the focused object)."""
@@ -214,13 +234,35 @@ class ExplorerState(param.Parameterized):
             return None
         hit = self._rows.get(oid)
         if hit is None:  # a wide mixed-dtype row costs ~1 ms to build; a focus reads it from several views
-            i = self._index.get_indexer([oid])[0]
+            i = self.row_number(oid)
             if i < 0:
                 return None
             if len(self._rows) >= 32:
                 self._rows.pop(next(iter(self._rows)))
             hit = self._rows[oid] = self.results.iloc[i]
         return hit
+
+    # --- review queue -------------------------------------------------------------------------
+    @property
+    def review_current(self) -> str | None:
+        """The id at ``review_position`` of the review queue (None past its end)."""
+        q, i = self.review_ids, self.review_position
+        return q[i] if 0 <= i < len(q) else None
+
+    def set_review_queue(self, ids) -> None:
+        """A new review queue, starting at its first suspect."""
+        with param.parameterized.batch_call_watchers(self):
+            self.review_ids = [str(i) for i in ids]
+            self.review_position = 0
+
+    def review_step(self, step: int) -> None:
+        """Move the review cursor by ``step`` (not before the first suspect, at most one past the last)."""
+        self.review_position = int(min(max(0, self.review_position + step), len(self.review_ids)))
+
+    def take_note(self) -> str | None:
+        """The typed note (None when empty), clearing it for the next decision."""
+        note, self.note = self.note or None, ""
+        return note
 
     # --- flags ----------------------------------------------------------------------------------
     @property
@@ -237,11 +279,22 @@ class ExplorerState(param.Parameterized):
             out[rows[ok]] = kinds[ok]
         return out
 
+    def current_flags(self) -> pd.DataFrame:
+        """The store's standing decisions, one row per object and user (empty without a store)."""
+        cur = None if self._store is None else self._store.current()
+        return pd.DataFrame(columns=list(FLAG_COLUMNS)) if cur is None else cur
+
+    def export(self, path, format: str = "csv") -> None:  # noqa: A002 - the store's own keyword
+        """Export the current flags to ``path`` (the store's formats: csv, ecsv, votable)."""
+        if self._store is None:
+            raise RuntimeError("no flag store: core.flags is not available")
+        self._store.export(path, format=format)
+
     def refresh_flags(self) -> None:
         """Re-read the current flags from the store."""
         if self._store is None:
             return
-        cur = self._store.current()
+        cur = self.current_flags()
         self.flags = {} if cur is None or len(cur) == 0 else dict(zip(cur["id"].astype(str), cur["kind"].astype(str)))
         self.flags_version += 1
 
@@ -249,8 +302,8 @@ class ExplorerState(param.Parameterized):
         """The standing decisions on an object (default: the focused one), one per user, from the store."""
         oid = self.focus if object_id is None else str(object_id)
         if self._store is None or oid is None or oid not in self.flags:
-            return pd.DataFrame(columns=["id", "kind", "proposed_label", "subclass", "note", "user"])
-        cur = self._store.current()
+            return pd.DataFrame(columns=list(FLAG_COLUMNS))
+        cur = self.current_flags()
         return cur[cur["id"].astype(str) == oid].reset_index(drop=True)
 
     def session(self) -> int:

@@ -70,11 +70,11 @@ def test_a_registered_headline_score_reaches_every_option(extra_score, tmp_path)
     assert "<b>test</b>" in legend and "10 (suspicious)" in legend and "&lt;test&gt;" in legend
     # review queue ranks by it
     rv = ReviewView(state=state)
-    assert "test_score" in rv.param.score.objects
+    assert "test_score" in state.param.review_score.objects
     buttons = [w for w in rv.__panel__()[0] if hasattr(w, "options")][0]
     assert buttons.options["test"] == "test_score" and buttons.options["cross-modal"] == "crossmodal_score"
-    rv.score = "test_score"
-    assert rv.queue[0] == res["id"].iloc[-1] and "by test" in rv.info.object
+    state.review_score = "test_score"
+    assert state.review_ids[0] == res["id"].iloc[-1] and "by test" in rv.info.object
 
 
 def test_why_flagged_lists_headline_scores_with_their_parts(extra_score):
@@ -108,7 +108,7 @@ def test_only_scores_in_the_results_are_shown():
     assert set(state.score_ranges) == {"mislabel_score", "outlier_score"}
     assert "crossmodal_score" not in state.selected_frame().columns
     assert len([w for w in filter_widgets(state) if "range-" in " ".join(w.css_classes or [])]) == 2
-    assert ReviewView(state=state).param.score.objects == ["mislabel_score", "outlier_score"]
+    assert ReviewView(state=state).state.param.review_score.objects == ["mislabel_score", "outlier_score"]
     html_ = why_flagged_html(res.iloc[0], pd.DataFrame(columns=["q05", "median", "q95"]))
     assert "score-crossmodal" not in html_ and "score-outlier_own_class" not in html_
     assert "score-outlier_knn" in html_ and "outlier-why" not in html_

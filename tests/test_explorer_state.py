@@ -238,3 +238,33 @@ def test_two_users_on_one_store_keep_their_own_decisions_and_undo(results, store
     again = ExplorerState(results, flag_store=store, user="alice")
     again.undo("o1")
     assert again.flags == {} and len(store.current()) == 0
+
+
+def test_ui_state_lives_in_the_state(state, results, tmp_path):
+    """Review cursor and score, the note, the folding period and the flag table are the state's."""
+    assert state.review_score == "mislabel_score" and state.param.review_score.objects == list(state.scores)
+    assert state.fold_period is None and state.note == "" and state.review_current is None
+    state.set_review_queue(["o3", "o5", "o7"])
+    assert state.review_current == "o3" and state.review_position == 0
+    state.review_step(1)
+    assert state.review_current == "o5"
+    state.review_step(-5)
+    assert state.review_position == 0
+    state.review_step(10)
+    assert state.review_position == 3 and state.review_current is None
+    state.note = "look again"
+    assert state.take_note() == "look again" and state.note == "" and state.take_note() is None
+    assert state.row_number("o3") == results.index[results["id"] == "o3"][0]
+    assert state.row_number("nope") == -1 and state.row_number(None) == -1
+    assert len(state.current_flags()) == 0
+    state.flag("fine", "o3")
+    assert state.current_flags()["id"].astype(str).tolist() == ["o3"]
+    state.export(tmp_path / "flags.csv", format="csv")
+    assert "o3" in (tmp_path / "flags.csv").read_text()
+
+
+def test_without_store_the_flag_table_is_empty(results):
+    s = ExplorerState(results)
+    assert len(s.current_flags()) == 0 and list(s.current_flags().columns)[:2] == ["id", "kind"]
+    with pytest.raises(RuntimeError):
+        s.export("x.csv")

@@ -41,7 +41,11 @@ def decisions_html(decisions: pd.DataFrame) -> str:
 
 
 def export_bytes(store, fmt: str) -> io.BytesIO:
-    """The current flags exported by the store in ``fmt`` (csv, ecsv, votable), as bytes."""
+    """The current flags exported in ``fmt`` (csv, ecsv, votable), as bytes.
+
+    ``store``: anything with ``export(path, format=...)``: the :class:`~explorer.state.ExplorerState`
+    (which the views use) or a flag store.
+    """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"export format {fmt!r} is not one of {list(EXPORT_FORMATS)}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,10 +55,13 @@ def export_bytes(store, fmt: str) -> io.BytesIO:
 
 
 class FlagsView(pn.viewable.Viewer):
-    """Who is flagging, buttons to flag the focused object, the flag table, export."""
+    """Who is flagging, buttons to flag the focused object, the flag table, export.
+
+    Everything goes through the state (its ``note``, :meth:`~ExplorerState.flag`,
+    :meth:`~ExplorerState.current_flags`, :meth:`~ExplorerState.export`), never the store.
+    """
 
     state = param.ClassSelector(class_=ExplorerState)
-    store = param.Parameter()
     error = param.String(default=None, allow_None=True)
     export_format = param.Selector(default="csv", objects=list(EXPORT_FORMATS))
 
@@ -62,7 +69,8 @@ class FlagsView(pn.viewable.Viewer):
         super().__init__(**params)
         s = self.state
         self.user = pn.widgets.TextInput.from_param(s.param.user, name="Your name", width=160)
-        self.note = pn.widgets.TextInput(name="Note", placeholder="optional note", sizing_mode="stretch_width")
+        self.note = pn.widgets.TextInput.from_param(s.param.note, name="Note", placeholder="optional note",
+                                                    sizing_mode="stretch_width")
         self.label = pn.widgets.Select(name="Proposed label", options=[""] + list(s.param.class_filter.objects),
                                        width=120)
         self.message = pn.pane.Alert(html.escape(self.error) if self.error else "", alert_type="warning",
@@ -72,10 +80,10 @@ class FlagsView(pn.viewable.Viewer):
             if kind == "subclass":
                 continue
             b = pn.widgets.Button(name=kind, button_type="warning" if kind in ("mislabel", "anomaly") else "default",
-                                  css_classes=[f"flag-{kind}"], disabled=self.store is None)
+                                  css_classes=[f"flag-{kind}"], disabled=not s.has_store)
             b.on_click(lambda e, k=kind: self.flag(k))
             self.buttons.append(b)
-        undo = pn.widgets.Button(name="undo", css_classes=["flag-undo"], disabled=self.store is None)
+        undo = pn.widgets.Button(name="undo", css_classes=["flag-undo"], disabled=not s.has_store)
         undo.on_click(lambda e: self.state.undo())
         self.buttons.append(undo)
         self.table = pn.widgets.Tabulator(self.frame(), show_index=False, disabled=True, pagination="local",
@@ -84,7 +92,7 @@ class FlagsView(pn.viewable.Viewer):
                                           css_classes=["flags-table"])
         self.table.on_click(self._clicked)
         self.download = pn.widgets.FileDownload(callback=self._export, filename="flags.csv", label="Export flags",
-                                                button_type="success", disabled=self.store is None,
+                                                button_type="success", disabled=not s.has_store,
                                                 css_classes=["flags-export"])
         self.param.watch(self._format, ["export_format"])
         s.param.watch(lambda e: setattr(self.table, "value", self.frame()), ["flags_version"])
@@ -92,10 +100,8 @@ class FlagsView(pn.viewable.Viewer):
     def frame(self) -> pd.DataFrame:
         """Current flags for display, texts as typed (the table shows them as plain text)."""
         cols = ["id", "kind", "proposed_label", "subclass", "note", "user", "created"]
-        if self.store is None:
-            return pd.DataFrame(columns=cols)
-        cur = self.store.current()
-        if cur is None or len(cur) == 0:
+        cur = self.state.current_flags()
+        if len(cur) == 0:
             return pd.DataFrame(columns=cols)
         cur = cur[[c for c in cols if c in cur]].copy()
         if "note" in cur:
@@ -110,9 +116,8 @@ class FlagsView(pn.viewable.Viewer):
             self.message.object, self.message.visible = "Focus an object first.", True
             return
         s.flag(kind, proposed_label=(self.label.value or None) if kind == "mislabel" else None,
-               note=self.note.value or None)
+               note=s.take_note())
         self.message.visible = False
-        self.note.value = ""
 
     def _clicked(self, event):
         self.state.focus_on(str(self.table.value["id"].iloc[event.row]))
@@ -121,7 +126,7 @@ class FlagsView(pn.viewable.Viewer):
         self.download.filename = f"flags.{EXPORT_FORMATS[self.export_format]}"
 
     def _export(self):
-        return export_bytes(self.store, self.export_format)
+        return export_bytes(self.state, self.export_format)
 
     def controls(self):
         """The compact flag bar (shown next to the inspector)."""

@@ -259,7 +259,7 @@ class MapView(pn.viewable.Viewer):
 
     def _move_star(self, *_):
         s, d = self.state, self._df
-        row = -1 if s.focus is None else s._index.get_indexer([s.focus])[0]
+        row = s.row_number(s.focus)
         at = d.index.get_indexer([row])  # the map frame leaves out objects without coordinates
         pts = d.iloc[at[at >= 0]]
         self._star_src.data = {"x": pts["x"].to_numpy(float), "y": pts["y"].to_numpy(float)}

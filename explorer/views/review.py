@@ -65,25 +65,26 @@ class KeyListener(JSComponent):
 
 
 class ReviewView(pn.viewable.Viewer):
-    """Queue of suspects with decision buttons; decisions go to the flag store at once."""
+    """Queue of suspects with decision buttons; decisions go to the flag store at once.
+
+    The queue, its score and the cursor are the state's (``review_ids``, ``review_score``,
+    ``review_position``); the note is the state's one ``note``.
+    """
 
     state = param.ClassSelector(class_=ExplorerState)
-    score = param.Selector(default=None, objects=[], doc="Headline score the queue ranks by (the state's scores).")
-    position = param.Integer(default=0)
 
     def __init__(self, **params):
         score = params.pop("score", None)
         super().__init__(**params)
         s = self.state
-        self.param.score.objects = list(s.scores)
-        self.score = score or ("mislabel_score" if "mislabel_score" in s.scores else next(iter(s.scores), None))
-        self.queue: list[str] = []
+        if score is not None:
+            s.review_score = score
         self.keys = KeyListener(width=0, height=0, margin=0)
         self.keys.param.watch(self._key, "count")
         labels = list(s.param.class_filter.objects)
         self.other = pn.widgets.Select(name="Other label", options=labels, width=140)
-        self.note = pn.widgets.TextInput(name="Note", placeholder="optional note", sizing_mode="stretch_width",
-                                         css_classes=["review-note"])
+        self.note = pn.widgets.TextInput.from_param(s.param.note, name="Note", placeholder="optional note",
+                                                    sizing_mode="stretch_width", css_classes=["review-note"])
         self.info = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-info"])
         btns = []
         for action, title in (("accept", "Accept suggested (a)"), ("label", "Other label (l)"),
@@ -95,7 +96,7 @@ class ReviewView(pn.viewable.Viewer):
             b.on_click(lambda e, a=action: self.act(a))
             btns.append(b)
         self.buttons = pn.FlexBox(*btns)
-        self.param.watch(lambda e: self.rebuild(), ["score"])
+        s.param.watch(lambda e: self.rebuild(), ["review_score"])
         self.rebuild(focus=False)
         # the page shows "1 / N": focus that suspect once the page is loaded (at once outside a server)
         pn.state.onload(self._start)
@@ -104,15 +105,27 @@ class ReviewView(pn.viewable.Viewer):
         if self.state.focus is None and self.current is not None:
             self._show(focus=True)
 
-    def rebuild(self, focus: bool = True):
-        """Recompute the queue (decided objects left out) and focus its first object."""
-        self.queue = (review_queue(self.state.results, self.score, self.state.flags) if self.score else [])
-        self.position = 0
-        self._show(focus)
+    @property
+    def score(self) -> str | None:
+        return self.state.review_score
+
+    @property
+    def queue(self) -> list[str]:
+        return self.state.review_ids
+
+    @property
+    def position(self) -> int:
+        return self.state.review_position
 
     @property
     def current(self) -> str | None:
-        return self.queue[self.position] if 0 <= self.position < len(self.queue) else None
+        return self.state.review_current
+
+    def rebuild(self, focus: bool = True):
+        """Recompute the queue (decided objects left out) and focus its first object."""
+        s = self.state
+        s.set_review_queue(review_queue(s.results, s.review_score, s.flags) if s.review_score else [])
+        self._show(focus)
 
     def _show(self, focus: bool = True):
         cur = self.current
@@ -138,24 +151,23 @@ class ReviewView(pn.viewable.Viewer):
 
     def _act(self, action: str):
         cur = self.current
+        s = self.state
         if action == "back":
-            self.position = max(0, self.position - 1)
+            s.review_step(-1)
             return self._show()
         if cur is None:
             return
-        s = self.state
-        note = self.note.value or None
+        if action == "undo":
+            s.undo(cur)
+            return self._show()
+        note = s.take_note()  # a skip clears it too
         if action == "accept":
             s.flag("mislabel", cur, proposed_label=str(s.row(cur)["suggested_label"]), note=note)
         elif action == "label":
             s.flag("mislabel", cur, proposed_label=self.other.value, note=note)
         elif action in ("anomaly", "crossmatch", "fine"):
             s.flag(action, cur, note=note)
-        elif action == "undo":
-            s.undo(cur)
-            return self._show()
-        self.note.value = ""
-        self.position += 1
+        s.review_step(1)
         self._show()
 
     def _key(self, *_):
@@ -167,8 +179,9 @@ class ReviewView(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
-            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.score, button_type="light", options={
-                (registry.get(n).display if n in registry.REGISTRY else n): n for n in self.param.score.objects}),
+            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.state.param.review_score, button_type="light", options={
+                (registry.get(n).display if n in registry.REGISTRY else n): n
+                for n in self.state.param.review_score.objects}),
                    sizing_mode="stretch_width"),
             self.info, pn.Row(self.other, self.note, sizing_mode="stretch_width"), self.buttons,
             pn.pane.Markdown("Keys: **a** accept suggested · **l** other label · **n** anomaly · "
