@@ -252,11 +252,11 @@ def test_inspector_draws_on_focus(views):
     f = insp.figures
     ph = np.asarray(f.folded_src.data["x"])
     assert len(ph) == len(insp._lc) and ph.min() >= 0 and ph.max() < 1
-    assert insp.period == pytest.approx(insp.data.sky.objects.set_index("id").loc["s00001", "period"])
-    assert f.folded.title.text == f"Folded at P = {insp.period:.6g} d"
-    p0 = insp.period
+    assert state.fold_period == pytest.approx(insp.data.sky.objects.set_index("id").loc["s00001", "period"])
+    assert f.folded.title.text == f"Folded at P = {state.fold_period:.6g} d"
+    p0 = state.fold_period
     insp._scale(2.0)
-    assert insp.period == pytest.approx(2 * p0)
+    assert state.fold_period == pytest.approx(2 * p0)
     assert f.folded.title.text == f"Folded at P = {2 * p0:.6g} d"
     insp._scale(0.5)
     assert len(f.spec_src["lines"].data["x"]) > 0  # lines marked on this object's spectrum
@@ -291,7 +291,7 @@ def test_periodogram_only_while_its_panel_is_open(views):
     assert insp._pg_card.collapsed and insp._pgram is None and len(f.pg_src.data["period"]) == 0
     insp._pg_card.collapsed = False  # opening the panel computes it for the focused object
     assert insp._pgram is not None and len(f.pg_src.data["period"]) == 3000
-    assert f.pg_mark.location == pytest.approx(insp.period)
+    assert f.pg_mark.location == pytest.approx(state.fold_period)
     state.focus_on("s00002")  # while open, every focus draws it
     assert len(f.pg_src.data["period"]) == 3000 and "s00002" in insp._pgrams
     insp._pg_card.collapsed = True
@@ -299,7 +299,7 @@ def test_periodogram_only_while_its_panel_is_open(views):
     assert "s00005" not in insp._pgrams and len(f.pg_src.data["period"]) == 0
     insp._best()  # "LS peak" computes it when needed, closed or not
     periods, power = insp._pgrams["s00005"]
-    assert insp.period == periods[np.argmax(power)]
+    assert state.fold_period == periods[np.argmax(power)]
 
 
 def test_periodogram_click_folds_at_the_clicked_period(views):
@@ -308,8 +308,10 @@ def test_periodogram_click_folds_at_the_clicked_period(views):
     state, insp = views["state"], views["inspector"]
     state.focus_on("s00001")
     insp.figures.pg._trigger_event(Tap(insp.figures.pg, x=0.731, y=0.2))
-    assert insp.period == pytest.approx(0.731)
+    assert state.fold_period == pytest.approx(0.731)
     assert insp.figures.folded.title.text == "Folded at P = 0.731 d" and insp.figures.pg_mark.location == 0.731
+    state.fold_period = 1.25  # the state's period is what the inspector folds at
+    assert insp.figures.folded.title.text == "Folded at P = 1.25 d" and insp.figures.pg_mark.location == 1.25
 
 
 def test_review_queue_prefetches_the_next_suspects(views):
@@ -401,18 +403,33 @@ def test_review_queue_and_decisions(views):
     rv, state = views["review"], views["state"]
     rv.rebuild()
     first = rv.current
-    assert state.focus == first
+    assert state.focus == first and state.review_position == 0 and state.review_ids[0] == first
     rv.keys.key, rv.keys.count = "a", rv.keys.count + 1  # keyboard: accept suggested
-    assert state.flags[first] == "mislabel"
-    cur = state._store.current().set_index("id")
+    assert state.flags[first] == "mislabel" and state.review_position == 1
+    cur = state.current_flags().set_index("id")
     assert cur.loc[first, "proposed_label"] == res.set_index("id").loc[first, "suggested_label"]
     second = rv.current
+    assert second == state.review_current == state.review_ids[1]
     rv.act("skip")
-    assert second not in state.flags and rv.current != second
+    assert second not in state.flags and rv.current != second and state.review_position == 2
+    rv.act("back")
+    assert state.review_position == 1 and state.focus == second
     rv.act("anomaly")
-    assert "anomaly" in state.flags.values()
+    assert "anomaly" in state.flags.values() and state.review_position == 2
     rv.rebuild()
-    assert first not in rv.queue
+    assert first not in state.review_ids and state.review_position == 0
+
+
+def test_review_score_is_state(views):
+    """Choosing the queue's score in the state rebuilds the queue and focuses its first suspect."""
+    from explorer.views.review import review_queue
+
+    rv, state = views["review"], views["state"]
+    other = [n for n in state.scores if n != state.review_score][0]
+    state.review_position = 3
+    state.review_score = other
+    assert state.review_ids == review_queue(state.results, other, state.flags)
+    assert state.review_position == 0 and state.focus == state.review_ids[0] == rv.current
 
 
 NOTE = "<img src=x onerror=alert(1)> & *not bold* &lt;"
@@ -432,9 +449,10 @@ def test_flags_table_shows_notes_as_typed_never_as_html(views):
     """The value is not pre-escaped; the column's formatter is Tabulator's plaintext, which escapes."""
     fv, state = views["flags"], views["state"]
     state.focus_on("s00004")
-    fv.note.value = NOTE
+    state.note = NOTE
+    assert fv.note.value == NOTE == views["review"].note.value  # one note, shown by both flag controls
     fv.flag("anomaly")
-    assert fv.table.value.loc[0, "note"] == NOTE
+    assert fv.table.value.loc[0, "note"] == NOTE and state.note == "" and fv.note.value == ""
     for col in ("id", "kind", "proposed_label", "subclass", "note", "user"):  # every free-text column
         assert fv.table.formatters[col] == {"type": "plaintext"}
 
@@ -443,8 +461,10 @@ def test_inspector_and_review_show_notes_as_typed(views):
     """The inspector's flag line and the review queue show the note's text, escaped exactly once."""
     state, insp, rv = views["state"], views["inspector"], views["review"]
     first = rv.current
-    rv.note.value = NOTE
+    rv.note.value = NOTE  # typing in the review's input sets the state's note
+    assert state.note == NOTE
     rv.act("anomaly")
+    assert state.note == ""
     rv.act("back")
     assert rv.current == first and state.focus == first
     assert _shown_text(rv.info.object, "flag-note") == NOTE
@@ -455,7 +475,7 @@ def test_inspector_and_review_show_notes_as_typed(views):
 def test_flags_view_exports(views):
     fv, state = views["flags"], views["state"]
     state.focus_on("s00004")
-    fv.note.value = NOTE
+    state.note = NOTE
     fv.flag("anomaly")
     for fmt in ("csv", "ecsv", "votable"):
         fv.export_format = fmt

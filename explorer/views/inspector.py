@@ -220,13 +220,13 @@ class Inspector(pn.viewable.Viewer):
 
     state = param.ClassSelector(class_=ExplorerState)
     data = param.Parameter(doc="explorer.data.WorkspaceData")
-    period = param.Number(default=None, allow_None=True, doc="Folding period (days).")
     neighbour_space = param.Selector(default="fused", objects=["fused", "photometry", "spectra", "metadata"])
     k = param.Integer(default=8, bounds=(1, 30))
     samp = param.Parameter(default=None, doc="explorer.views.samp.SampControls (its 'Point Aladin here').")
 
     def __init__(self, **params):
         super().__init__(**params)
+        # caches of data derived from the focus (not state: the period shown is ``state.fold_period``)
         self._obj, self._lc, self._pgram = None, None, None
         self._pgrams: OrderedDict = OrderedDict()  # object id -> (periods, power)
         self._pg_lock = threading.Lock()           # the prefetch thread fills _pgrams too
@@ -250,7 +250,7 @@ class Inspector(pn.viewable.Viewer):
         self._why = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["inspector-why"])
         self._neigh = pn.Column(sizing_mode="stretch_width")
         self._period_row = pn.Row(
-            pn.widgets.FloatInput.from_param(self.param.period, name="Period (d)", width=130,
+            pn.widgets.FloatInput.from_param(self.state.param.fold_period, name="Period (d)", width=130,
                                              css_classes=["period-input"]),
             *[self._button(name, width, cb) for name, width, cb in (
                 ("P \u00d7\u00bd", 70, lambda e: self._scale(0.5)), ("P \u00d72", 70, lambda e: self._scale(2.0)),
@@ -258,7 +258,7 @@ class Inspector(pn.viewable.Viewer):
         self.state.param.watch(self._refocus, ["focus"])
         self.state.param.watch(lambda e: self._draw_why(), ["flags_version"])
         self.state.param.watch(self._prefetch, ["upcoming"])
-        self.param.watch(self._refold, ["period"])
+        self.state.param.watch(self._refold, ["fold_period"])
         self.param.watch(lambda e: self._draw_neighbours(), ["neighbour_space"])
         self._pg_card.param.watch(self._pg_toggled, ["collapsed"])
         space = pn.widgets.RadioButtonGroup.from_param(self.param.neighbour_space, button_type="light")
@@ -278,8 +278,8 @@ class Inspector(pn.viewable.Viewer):
 
     # events ----------------------------------------------------------------------------------
     def _scale(self, f):
-        if self.period:
-            self.period = self.period * f
+        if self.state.fold_period:
+            self.state.fold_period = self.state.fold_period * f
 
     def _best(self):
         """Fold at the periodogram's highest peak (computing it if its panel is closed)."""
@@ -287,11 +287,11 @@ class Inspector(pn.viewable.Viewer):
             self._pgram = self._periodogram(self._obj)
         if self._pgram is not None:
             p, pw = self._pgram
-            self.period = float(p[int(np.argmax(pw))])
+            self.state.fold_period = float(p[int(np.argmax(pw))])
 
     def _pg_clicked(self, event):
         if event.x is not None and event.x > 0:
-            self.period = float(event.x)
+            self.state.fold_period = float(event.x)
 
     def _pg_toggled(self, *_):
         """Opening the periodogram panel computes it for the focused object."""
@@ -299,7 +299,7 @@ class Inspector(pn.viewable.Viewer):
             return
         with pn.io.hold():
             self._pgram = self._periodogram(self._obj)
-            self.figures.show_periodogram(self._pgram, self.period)
+            self.figures.show_periodogram(self._pgram, self.state.fold_period)
 
     def _periodogram(self, obj):
         """The Lomb-Scargle periodogram of ``obj``'s light curve, cached per session."""
@@ -355,10 +355,10 @@ class Inspector(pn.viewable.Viewer):
         if p is None and self._pgram is not None:
             p = float(self._pgram[0][int(np.argmax(self._pgram[1]))])
         f.show_periodogram(self._pgram, p)
-        if p == self.period:
+        if p == s.fold_period:
             self._refold()
         else:
-            self.period = p
+            s.fold_period = p
         spec = obj.spectrum
         f.show_spectrum(spec if spec is not None and len(spec) else None)
         self.meta_frame = metadata_frame(obj.meta if obj.meta is not None else pd.Series(dtype=float), label,
@@ -370,8 +370,8 @@ class Inspector(pn.viewable.Viewer):
         self._draw_neighbours()
 
     def _refold(self, *_):
-        self.figures.show_folded(self._lc, self.period)
-        self.figures.mark_period(self.period)
+        self.figures.show_folded(self._lc, self.state.fold_period)
+        self.figures.mark_period(self.state.fold_period)
 
     def _draw_why(self):
         s = self.state
