@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from core import schema
+from core.sky import phase_of
 
 __all__ = [
     "SEQ_LEN", "LC_CHANNELS", "SPEC_CHANNELS", "SAMPLINGS", "mad", "prepare_lightcurve", "lightcurve_aux",
@@ -114,7 +115,7 @@ def phase_channels(time, value, period, harmonics: int) -> np.ndarray:
     if harmonics <= 0 or period is None or not np.isfinite(period) or period <= 0 or len(t) < 2 * harmonics + 2:
         return out
     v = np.asarray(value, dtype=np.float64)
-    ang = 2 * np.pi * np.outer(np.mod((t - t[0]) / period, 1.0), k)            # (n, K)
+    ang = 2 * np.pi * np.outer(phase_of(t, period, t[0]), k)                    # (n, K)
     design = np.hstack([np.ones((len(t), 1)), np.sin(ang), np.cos(ang)])
     coef, *_ = np.linalg.lstsq(design, v - v.mean(), rcond=None)
     grid = np.linspace(0.0, 1.0, 200, endpoint=False)

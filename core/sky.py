@@ -50,6 +50,15 @@ class SkyWarning(UserWarning):
     """Something in a sky was repaired on read (e.g. unsorted times were sorted)."""
 
 
+def phase_of(time, period: float, epoch: float = 0.0) -> np.ndarray:
+    """Phase in [0, 1) of times ``time`` (days) at ``period``, counted from ``epoch``: the one folding formula.
+
+    :meth:`LightCurve.phase` / :meth:`LightCurve.fold`, the preprocessing's phase channels and the
+    simulator's string-length statistic all fold through it.
+    """
+    return np.mod((np.asarray(time, dtype=float) - epoch) / period, 1.0)
+
+
 @dataclass(frozen=True)
 class LightCurve:
     """One object's light curve.
@@ -87,7 +96,7 @@ class LightCurve:
             raise ValueError(f"period must be positive, not {period!r}")
         if epoch is None:
             epoch = float(self.time[np.argmin(self.magnitudes)]) if len(self) else 0.0
-        return ((np.asarray(self.time, float) - epoch) / period) % 1.0
+        return phase_of(self.time, period, epoch)
 
     def fold(self, period: float, epoch: float | None = None) -> LightCurve:
         """A new light curve with ``time`` = phase in [0, 1), sorted; ``meta["fold"]`` says how.

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core import schema
+from core.sky import phase_of
 from core.errors import AstroM3Error
 from core.progress import progress
 from core.simulate import cadence, classes, metadata, planting, spectra
@@ -81,7 +82,7 @@ def _lksl(t, m, period):
     """Lafler-Kinman string-length statistic of a light curve folded at ``period``."""
     if not np.isfinite(period) or period <= 0 or len(m) < 3:
         return np.nan
-    o = np.argsort((t / period) % 1.0)
+    o = np.argsort(phase_of(t, period))
     mm = m[o]
     den = np.sum((mm - mm.mean()) ** 2)
     return float(np.sum(np.diff(mm) ** 2) / den) if den > 0 else np.nan
