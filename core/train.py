@@ -488,10 +488,8 @@ def _labelled_sets(sky: Sky, pools: dict, prep, use: list[str], classes: list[st
 def _classifier(backbone, modality: str, use: list[str], n_classes: int):
     from core.model.trimodal import Classifier
 
-    clf = Classifier(backbone, modality, n_classes)
     # 'all' fuses the modalities this sky has, which may be fewer than the pretrained backbone's
-    clf.mods = list(use)
-    return clf
+    return Classifier(backbone, modality, n_classes, modalities=use)
 
 
 def _finetune_metrics(*, modality, label_fraction, pretrained, seed, start, best, n_ep, t0, trainer, sets,

@@ -107,13 +107,19 @@ class Classifier(nn.Module):
         Pretrained or freshly initialised.
     modality : {'photometry', 'spectra', 'metadata', 'all'}
     n_classes : int
+    modalities : list of str, optional
+        With ``'all'``: the modalities to fuse (a sky may have fewer than the backbone was trained on);
+        default every modality of the backbone.
     """
 
-    def __init__(self, backbone: TrimodalModel, modality: str, n_classes: int):
+    def __init__(self, backbone: TrimodalModel, modality: str, n_classes: int, modalities=None):
         super().__init__()
         self.backbone = backbone
         self.modality = modality
-        self.mods = backbone.modalities if modality == "all" else [modality]
+        if modality != "all":
+            self.mods = [modality]
+        else:
+            self.mods = list(modalities) if modalities is not None else list(backbone.modalities)
         self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(backbone.config.shared_dim, n_classes))
 
     def forward(self, batch: dict) -> torch.Tensor:
