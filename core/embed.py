@@ -174,3 +174,22 @@ def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = Fa
     ws.record(out.name, inputs)
     return out
 
+
+
+def _make_callable_module(name: str, function) -> None:
+    """Let ``core.<name>(...)`` call ``function`` even after ``import core.<name>`` made the attribute the module.
+
+    Importing a submodule sets the package attribute of the same name to the module, which would
+    shadow the public function :mod:`core` exports under that name (``core.embed``, ``core.train``).
+    """
+    import sys
+    import types
+
+    class _CallableModule(types.ModuleType):
+        def __call__(self, *args, **kwargs):
+            return function(*args, **kwargs)
+
+    sys.modules[name].__class__ = _CallableModule
+
+
+_make_callable_module(__name__, embed)

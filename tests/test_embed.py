@@ -79,3 +79,15 @@ def test_cli_embed(trained, tmp_path, capsys):
     other = write_sky(tmp_path / "nometa", objects, pd.read_parquet(sky / "lightcurves.parquet"))
     assert main(["embed", str(other), "--workspace", str(tmp_path / "d"), "--checkpoint", str(ckpt)]) == 2
     assert "phot_g_mean_mag" in capsys.readouterr().err
+
+
+def test_core_embed_and_train_stay_callable_after_their_modules_are_imported():
+    import subprocess
+    import sys
+
+    code = ("import core.embed, core.train, core, inspect; "
+            "assert callable(core.embed) and callable(core.train); "
+            "assert inspect.signature(core.embed.embed).parameters.keys() >= {'sky', 'checkpoint', 'workspace'}; "
+            "print(core.embed.__call__ is not None, core.train.DEFAULT_CHECKPOINT.name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "demo-cpu-seed0.pt"]
