@@ -136,8 +136,11 @@ def confident_learning_scores(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndar
     if len(np.unique(labels)) >= 2:
         try:
             issue[rows] = find_label_issues(labels, p, filter_by="prune_by_noise_rate", n_jobs=1)
-        except Exception:  # cleanlab refuses degenerate class counts; the score still stands
-            pass
+        except Exception as exc:  # noqa: BLE001 - cleanlab refuses degenerate class counts; the score stands
+            import warnings
+
+            warnings.warn(f"cleanlab could not flag label issues ({type(exc).__name__}: {exc}); "
+                          f"mislabel_cleanlab_issue is left False", UserWarning, stacklevel=2)
     return score, issue
 
 

@@ -14,6 +14,13 @@ import numpy as np
 __all__ = ["Projector", "fit_projection", "load_projector"]
 
 
+
+def _quiet_umap() -> None:
+    """Silence only UMAP's own notes (n_jobs with a seed, disconnected graphs) and numba's, not everything."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"umap(\..*)?$")
+    warnings.filterwarnings("ignore", module=r"numba(\..*)?$")
+
+
 class Projector:
     """PCA (to ``pca_dim`` when the input is wider) followed by UMAP; scikit-learn style.
 
@@ -55,7 +62,7 @@ class Projector:
         self.umap_ = umap.UMAP(n_neighbors=max(2, min(self.n_neighbors, n - 1)), min_dist=self.min_dist,
                                random_state=self.seed, n_jobs=1, init="spectral" if n > 10 else "random")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            _quiet_umap()
             self.embedding_ = self.umap_.fit_transform(z).astype(np.float32)
         return self
 
@@ -65,7 +72,7 @@ class Projector:
         if self.umap_ is None:
             return np.zeros((len(x), 2), dtype=np.float32)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            _quiet_umap()
             return self.umap_.transform(self._reduce(x)).astype(np.float32)
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -36,8 +36,12 @@ def _fit_predict(x_tr, y_tr, x_te, n_classes: int, seed: int) -> np.ndarray:
     if len(seen) == 1:
         out[:, seen[0]] = 1.0
         return out
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # collinear embedding axes (LDA) and slow convergence on a fold are expected; others surface
+        warnings.filterwarnings("ignore", message="Variables are collinear")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
         m = _model(seed).fit(x_tr, y_tr)
         out[:, m.classes_] = m.predict_proba(x_te)
     return out
@@ -74,7 +78,7 @@ def oof_probabilities(x: np.ndarray, present: np.ndarray, y: np.ndarray, n_class
         probs[lab] = _fit_predict(x[lab], y[lab], x[lab], n_classes, seed)
     else:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # classes rarer than the number of folds
+            warnings.filterwarnings("ignore", message="The least populated class")  # rarer than the folds
             splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(lab, y[lab]))
         for tr, te in splits:
             probs[lab[te]] = _fit_predict(x[lab[tr]], y[lab[tr]], x[lab[te]], n_classes, seed)
