@@ -51,7 +51,7 @@ def build_views(data, *, user: str | None = None) -> dict:
     views = {"state": state, "map": MapView(state=state), "table": SelectionTable(state=state),
              "filters": filter_widgets(state), "inspector": Inspector(state=state, data=data, samp=samp),
              "samp": samp,
-             "clusters": ClustersView(state=state), "review": ReviewView(state=state),
+             "clusters": ClustersView(state=state), "review": ReviewView(state=state, data=data),
              "flags": FlagsView(state=state, error=data.flag_error),
              "subclasses": SubclassesView(state=state, data=data)}
     return views

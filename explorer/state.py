@@ -255,6 +255,14 @@ class ExplorerState(param.Parameterized):
             self.review_ids = [str(i) for i in ids]
             self.review_position = 0
 
+    def continue_review(self, ids) -> None:
+        """Past the current suspect the queue becomes ``ids`` (those up to the cursor stay); the cursor moves on one."""
+        head = self.review_ids[:self.review_position + 1]
+        seen = set(head)
+        with param.parameterized.batch_call_watchers(self):
+            self.review_ids = head + [str(i) for i in ids if str(i) not in seen]
+            self.review_position = len(head)
+
     def review_step(self, step: int) -> None:
         """Move the review cursor by ``step`` (not before the first suspect, at most one past the last)."""
         self.review_position = int(min(max(0, self.review_position + step), len(self.review_ids)))

@@ -3,6 +3,11 @@
 Keys (ignored while typing in a text field): ``a`` accept the suggested label, ``l`` choose the
 label in the drop-down, ``n`` anomaly, ``x`` cross-match problem, ``f`` fine, ``s`` / ``→`` skip,
 ``←`` back, ``u`` undo.
+
+For the scores with a review target (:data:`TARGET_OF_SCORE`) the queue is a
+:class:`core.review.ReviewSession` of the user: each decision is stored through it, and the
+suspects after the cursor are re-ordered by its new ranking. Where no session can be opened (no
+workspace, no store, a score without a target) the queue stays in static score order and says so.
 """
 from __future__ import annotations
 
@@ -17,12 +22,16 @@ from panel.custom import JSComponent
 from core import scores as registry
 from explorer.state import ExplorerState
 
-__all__ = ["review_queue", "KeyListener", "ReviewView", "SHORTCUTS"]
+__all__ = ["review_queue", "KeyListener", "ReviewView", "SHORTCUTS", "TARGET_OF_SCORE"]
 
 #: How many of the next suspects the inspector reads ahead.
 PREFETCH = 3
 SHORTCUTS = {"a": "accept", "l": "label", "n": "anomaly", "x": "crossmatch", "f": "fine", "s": "skip",
              "ArrowRight": "skip", "ArrowLeft": "back", "u": "undo"}
+#: The review target (:data:`core.review.TARGETS`) each headline score's queue learns for.
+TARGET_OF_SCORE = {"mislabel_score": "mislabel", "outlier_score": "anomaly", "crossmodal_score": "crossmodal"}
+#: How many suspects a queue holds.
+QUEUE_LIMIT = 500
 
 
 def review_queue(results: pd.DataFrame, score: str, decided, *, limit: int = 500) -> list[str]:
@@ -72,6 +81,7 @@ class ReviewView(pn.viewable.Viewer):
     """
 
     state = param.ClassSelector(class_=ExplorerState)
+    data = param.Parameter(default=None, doc="The WorkspaceData (workspace, sky, store) the learning session opens.")
 
     def __init__(self, **params):
         score = params.pop("score", None)
@@ -86,6 +96,8 @@ class ReviewView(pn.viewable.Viewer):
         self.note = pn.widgets.TextInput.from_param(s.param.note, name="Note", placeholder="optional note",
                                                     sizing_mode="stretch_width", css_classes=["review-note"])
         self.info = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-info"])
+        self.learning = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-learning"])
+        self._sessions: dict = {}  # (user, target) -> ReviewSession, or the reason it could not be opened
         btns = []
         for action, title in (("accept", "Accept suggested (a)"), ("label", "Other label (l)"),
                               ("anomaly", "Anomaly (n)"), ("crossmatch", "Cross-match (x)"),
@@ -121,13 +133,71 @@ class ReviewView(pn.viewable.Viewer):
     def current(self) -> str | None:
         return self.state.review_current
 
+    # --- the learning session ------------------------------------------------------------------
+    def _key_of(self):
+        target = TARGET_OF_SCORE.get(self.state.review_score)
+        return None if target is None else (self.state.user, target)
+
+    def _open(self, target: str):
+        """A ReviewSession on the state's store and flag session, or the reason it cannot be opened."""
+        s, data = self.state, self.data
+        if data is None or not s.has_store:
+            return "no workspace or flag store"
+        from contextlib import nullcontext
+
+        from core.review import ReviewSession
+
+        try:
+            with getattr(data, "_read_lock", None) or nullcontext():
+                sess = ReviewSession(data.workspace_path, sky=data.sky, target=target, user=s.user,
+                                     store=s._store)
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the static queue, and says why
+            return f"{type(exc).__name__}: {exc}"
+        sess._flag_session = s.session()  # one flag session: the dashboard's fingerprints, its undo
+        return sess
+
+    def review_session(self, build: bool = False):
+        """The learning session of this queue (built when ``build``); None if none is (or can be) open."""
+        key = self._key_of()
+        if key is None:
+            return None
+        if key not in self._sessions and build:
+            self._sessions[key] = self._open(key[1])
+        got = self._sessions.get(key)
+        return None if got is None or isinstance(got, str) else got
+
+    def _ranked(self, sess) -> list[str]:
+        """The session's ranking, leaving out objects anyone has decided (as the static queue does)."""
+        flagged = self.state.flags
+        return [i for i in sess.ranking().index[:QUEUE_LIMIT + len(flagged)] if i not in flagged][:QUEUE_LIMIT]
+
+    def _learning_text(self) -> str:
+        key = self._key_of()
+        got = self._sessions.get(key) if key else None
+        if key is None:
+            return "<i>Static order: this score has no learning review target.</i>"
+        if isinstance(got, str):
+            return f"<i>Static order (the learning queue could not be opened: {html.escape(got)})</i>"
+        if got is None:
+            return "<i>Static order until the first decision; then the queue learns from each one.</i>"
+        found = got.found()
+        return (f"Learning queue ({html.escape(key[1])}): found {found[-1] if found else 0} "
+                f"per {len(found)} inspected")
+
     def rebuild(self, focus: bool = True):
         """Recompute the queue (decided objects left out) and focus its first object."""
         s = self.state
-        s.set_review_queue(review_queue(s.results, s.review_score, s.flags) if s.review_score else [])
+        sess = self.review_session()
+        if sess is not None:
+            sess.refresh()
+            s.set_review_queue(self._ranked(sess))
+        else:
+            s.set_review_queue(review_queue(s.results, s.review_score, s.flags, limit=QUEUE_LIMIT)
+                               if s.review_score else [])
         self._show(focus)
 
     def _show(self, focus: bool = True):
+        self.learning.object = self._learning_text()
         cur = self.current
         if cur is None:
             self.info.object = "Queue empty: every suspect by this score is decided."
@@ -159,15 +229,24 @@ class ReviewView(pn.viewable.Viewer):
             return
         if action == "undo":
             s.undo(cur)
+            sess = self.review_session()
+            if sess is not None:
+                sess.refresh()
             return self._show()
         note = s.take_note()  # a skip clears it too
-        if action == "accept":
-            s.flag("mislabel", cur, proposed_label=str(s.row(cur)["suggested_label"]), note=note)
-        elif action == "label":
-            s.flag("mislabel", cur, proposed_label=self.other.value, note=note)
-        elif action in ("anomaly", "crossmatch", "fine"):
-            s.flag(action, cur, note=note)
-        s.review_step(1)
+        if action == "skip":
+            s.review_step(1)
+            return self._show()
+        kind, label = {"accept": ("mislabel", str(s.row(cur)["suggested_label"])),
+                       "label": ("mislabel", self.other.value)}.get(action, (action, None))
+        sess = self.review_session(build=True)
+        if sess is None:
+            s.flag(kind, cur, proposed_label=label, note=note)
+            s.review_step(1)
+        else:  # stored once, by the session (the store first), then the rest of the queue is its ranking
+            sess.decide(cur, kind, label=label, note=note)
+            s.refresh_flags()
+            s.continue_review(self._ranked(sess))
         self._show()
 
     def _key(self, *_):
@@ -183,7 +262,7 @@ class ReviewView(pn.viewable.Viewer):
                 (registry.get(n).display if n in registry.REGISTRY else n): n
                 for n in self.state.param.review_score.objects}),
                    sizing_mode="stretch_width"),
-            self.info, pn.Row(self.other, self.note, sizing_mode="stretch_width"), self.buttons,
+            self.info, self.learning, pn.Row(self.other, self.note, sizing_mode="stretch_width"), self.buttons,
             pn.pane.Markdown("Keys: **a** accept suggested · **l** other label · **n** anomaly · "
                              "**x** cross-match · **f** fine · **s**/→ skip · ← back · **u** undo"),
             self.keys, sizing_mode="stretch_width")
