@@ -17,9 +17,8 @@ import panel as pn
 from explorer.data import default_user, load_workspace, results_ready
 from explorer.state import ExplorerState
 
-__all__ = ["build_app", "build_views", "ASSETS"]
+__all__ = ["build_app", "build_views"]
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 _COMPUTE_LOCK = threading.Lock()
 
 CSS = """
