@@ -53,6 +53,13 @@ class Context:
         return np.flatnonzero(self.emb.present[schema.FUSED])
 
     @property
+    def objects(self):
+        """The sky's catalogue rows in embedding order (indexed by id), built once per analysis."""
+        if "objects" not in self.data:
+            self.data["objects"] = self.sky.objects.set_index("id").reindex(self.emb.ids)
+        return self.data["objects"]
+
+    @property
     def probs(self) -> np.ndarray:
         """The label-error ensemble's class probabilities (empty columns with fewer than two classes)."""
         return self.data["p"] if self.n_classes >= 2 and "p" in self.data else np.zeros((self.n, 0))
@@ -157,8 +164,7 @@ def _mislabels(ctx: Context) -> None:
 
 def _own_class(ctx: Context) -> dict[str, np.ndarray]:
     """The "odd for its own class" detector and its explanation (:mod:`core.analysis.conditional`)."""
-    objects = ctx.sky.objects.set_index("id").reindex(ctx.emb.ids)
-    feats = conditional.catalogue_features(objects)
+    feats = conditional.catalogue_features(ctx.objects)
     C, seed, y, emb = ctx.n_classes, ctx.params["seed"], ctx.y, ctx.emb
     cat, med, mad = conditional.catalogue_class_distance(feats, y, C, seed=seed)
     spaces = {m: conditional.embedding_class_distance(emb.vectors[m], emb.present[m], y, C, seed=seed)
@@ -202,7 +208,7 @@ def _registered(ctx: Context) -> None:
         return
     inputs = scores.ScoreInputs(ids=np.asarray(ctx.emb.ids), labels=ctx.labels, classes=ctx.classes, y=ctx.y,
                                 columns=ctx.cols, vectors=ctx.emb.vectors, present=ctx.emb.present,
-                                objects=ctx.sky.objects.set_index("id").reindex(ctx.emb.ids), seed=ctx.params["seed"])
+                                objects=ctx.objects, seed=ctx.params["seed"])
     for s in todo:
         v = np.asarray(s.compute(inputs), dtype=float)
         if v.shape != (ctx.n,):
