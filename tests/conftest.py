@@ -49,3 +49,19 @@ def handmade_sky(tmp_path):
 
     objects, lcs, spectra = make_handmade_sky_tables()
     return write_sky(tmp_path / "sky", objects, lcs, spectra)
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """astropy's SAMPHubServer on 127.0.0.1 (no web profile, a temp lockfile and HOME); yields the lockfile."""
+    from core.samp import _samp
+
+    lock = tmp_path / "hub.samp"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lock.as_uri()}")
+    server = _samp().SAMPHubServer(addr="127.0.0.1", lockfile=str(lock), web_profile=False, timeout=300,
+                                   mode="single")
+    server.start(wait=False)
+    yield lock
+    server.stop()
+    assert not lock.exists()

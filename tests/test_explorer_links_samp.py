@@ -110,20 +110,6 @@ def test_samp_without_a_hub_notifies_instead_of_raising(views, tmp_path, monkeyp
 
 # --- against a real hub ------------------------------------------------------------------------
 @pytest.fixture
-def hub(tmp_path, monkeypatch):
-    from core.samp import _samp
-
-    lock = tmp_path / "hub.samp"
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lock.as_uri()}")
-    server = _samp().SAMPHubServer(addr="127.0.0.1", lockfile=str(lock), web_profile=False, timeout=300,
-                                   mode="single")
-    server.start(wait=False)
-    yield lock
-    server.stop()
-
-
-@pytest.fixture
 def topcat(hub):
     """A second SAMP client: records the tables and pointAt messages it is sent."""
     from core.samp import _samp, hub_params

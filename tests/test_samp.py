@@ -35,20 +35,6 @@ def _no_hang():
 
 
 @pytest.fixture
-def hub(tmp_path, monkeypatch):
-    """astropy's SAMPHubServer on 127.0.0.1 (no web profile); yields its lockfile."""
-    lock = tmp_path / "hub.samp"
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lock.as_uri()}")
-    server = _samp().SAMPHubServer(addr="127.0.0.1", lockfile=str(lock), web_profile=False, timeout=300,
-                                   mode="single")
-    server.start(wait=False)
-    yield lock
-    server.stop()
-    assert not lock.exists()
-
-
-@pytest.fixture
 def sky_ws(tmp_path):
     """A 6-object sky with coordinates and its workspace (results + two flags)."""
     objects = pd.DataFrame({"id": IDS, "label": ["EW", "RRAB", "EW", "M", None, "SR"],
