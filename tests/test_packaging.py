@@ -18,7 +18,7 @@ from core.resources import DEMO_CHECKPOINT, EXPLORER_APP, resource_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = Path(core.__file__).resolve().parent / "resources"
-SHIPPED_FINGERPRINT = "5b57bf01d8b286a5"   # benchmarks/results/default_checkpoint.json
+SHIPPED_FINGERPRINT = "5ab172f3f1151864"   # benchmarks/results/default_checkpoint.json
 
 
 def _pyproject() -> dict:
