@@ -5,19 +5,36 @@ only the resulting vectors are kept, so raw data never sits in memory all at onc
 holds ``id`` (every object, sky order), ``emb_photometry``, ``emb_spectra``, ``emb_metadata``
 (L2-normalised, list<float32>, null where the object or the model lacks the modality) and
 ``emb_fused`` (mean of the available normalised vectors, renormalised).
+
+The sky's rows are embedded in consecutive partitions of ``partition_size`` objects (cut where the
+light-curve file's row groups start, when its rows follow the catalogue's). Each partition goes to
+its own file under ``WS/embeddings.parts/``, written atomically with the sky and model fingerprints
+and its bounds, so a run that was interrupted redoes only the partitions not yet written. When all
+are there they are combined into ``embeddings.parquet`` and the parts removed. With a Dask
+``scheduler`` the partitions run as ``dask.distributed`` tasks: :func:`embed_partition` takes only
+paths and plain values.
 """
 from __future__ import annotations
 
+import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from core import schema
+from core.errors import AstroM3Error
+from core.parallel import (DEFAULT_PARTITION_SIZE, check_partition_size, check_scheduler, dask_client,
+                           partition_bounds)
 from core.sky import Sky, open_sky
-from core.workspace import Workspace, write_parquet
+from core.workspace import Workspace, read_parquet_meta, write_parquet, write_parquet_tables
 
-__all__ = ["embed", "embed_arrays"]
+__all__ = ["embed", "embed_arrays", "embed_partition", "PARTS_DIR"]
+
+#: The workspace folder holding the finished partitions of an embedding in progress.
+PARTS_DIR = "embeddings.parts"
 
 
 def _list_column(vectors: np.ndarray, present: np.ndarray) -> pa.Array:
@@ -61,12 +78,12 @@ def _stream(records, kind: str, fields: tuple[str, str, str], encode, pos: dict,
     flush()
 
 
-def _embed_metadata(sky: Sky, model, prep, dev, vectors: dict, present: dict) -> None:
+def _embed_metadata(objects, model, prep, dev, vectors: dict, present: dict) -> None:
     import torch
 
     from core.progress import progress
 
-    objects, n = sky.objects, len(sky)
+    n = len(objects)
     has = prep.metadata_present(objects)
     bar = progress(range(0, n, 4096), desc="embedding metadata", unit="chunk")
     for s in bar:
@@ -89,8 +106,21 @@ def _fuse(vectors: dict, present: dict) -> None:
     present[schema.FUSED] = norm[:, 0] > 0
 
 
-def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tuple[dict, dict]:
-    """Embed every object of ``sky`` with a loaded model (see :func:`core.train.load_checkpoint`).
+def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None,
+                 rows: tuple[int, int] | None = None) -> tuple[dict, dict]:
+    """Embed the objects of ``sky`` with a loaded model (see :func:`core.train.load_checkpoint`).
+
+    Parameters
+    ----------
+    sky : Sky
+    loaded : core.train.LoadedModel
+    batch_size : int
+        Objects per forward pass.
+    device : str, optional
+        Torch device (default: CUDA if available, else the CPU).
+    rows : (int, int), optional
+        Only the objects in rows ``start:stop`` of ``objects.parquet`` (default: all); only the
+        row groups of the light-curve and spectrum files holding them are read.
 
     Returns
     -------
@@ -103,42 +133,161 @@ def embed_arrays(sky: Sky, loaded, *, batch_size: int = 256, device=None) -> tup
 
     from core.data import spectra_batch
 
+    start, stop = (0, len(sky)) if rows is None else (int(rows[0]), int(rows[1]))
+    objects, ids = sky.objects.iloc[start:stop], sky.ids[start:stop]
+    wanted = None if (start, stop) == (0, len(sky)) else list(ids)
     model, prep = loaded.model, loaded.preprocessor
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(dev).eval()
-    n, d = len(sky), loaded.config.shared_dim
-    pos = {oid: k for k, oid in enumerate(sky.ids)}
+    n, d = len(objects), loaded.config.shared_dim
+    pos = {oid: k for k, oid in enumerate(ids)}
     vectors = {m: np.zeros((n, d), dtype=np.float32) for m in schema.MODALITIES}
     present = {m: np.zeros(n, dtype=bool) for m in schema.MODALITIES}
     read = max(batch_size, 256)
     if "photometry" in loaded.modalities and sky.has_lightcurves:
-        photo, periods = prep.photo.transform(sky.objects), prep.periods(sky.objects)
+        photo, periods = prep.photo.transform(objects), prep.periods(objects)
 
         def encode_lc(rows, items):
             x, mask = prep.lightcurves(items, photo[rows], periods[rows])
             return model.encode_photometry(torch.from_numpy(x).to(dev), torch.from_numpy(mask).to(dev))
 
-        _stream(sky.iter_lightcurves(batch_size=read), "photometry", ("time", "value", "error"), encode_lc, pos,
-                (vectors, present), batch_size=batch_size, min_len=1)
+        _stream(sky.iter_lightcurves(ids=wanted, batch_size=read), "photometry", ("time", "value", "error"),
+                encode_lc, pos, (vectors, present), batch_size=batch_size, min_len=1)
     if "spectra" in loaded.modalities and sky.has_spectra:
         grid = prep.wavelengths
 
         def encode_spec(rows, items):
             return model.encode_spectra(torch.from_numpy(spectra_batch(items, grid)).to(dev))
 
-        _stream(sky.iter_spectra(batch_size=read), "spectra", ("wavelength", "flux", "error"), encode_spec, pos,
-                (vectors, present), batch_size=batch_size, min_len=2)
+        _stream(sky.iter_spectra(ids=wanted, batch_size=read), "spectra", ("wavelength", "flux", "error"),
+                encode_spec, pos, (vectors, present), batch_size=batch_size, min_len=2)
     if "metadata" in loaded.modalities:
-        _embed_metadata(sky, model, prep, dev, vectors, present)
+        _embed_metadata(objects, model, prep, dev, vectors, present)
     _fuse(vectors, present)
     return vectors, present
 
 
-def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = False, device=None) -> Path:
+def _embedding_table(ids, vectors: dict, present: dict) -> pa.Table:
+    """The ``embeddings.parquet`` columns of ``ids`` (one row each, in order)."""
+    cols = {"id": pa.array([str(i) for i in ids], type=pa.string())}
+    for space, name in schema.EMBEDDING_COLUMNS.items():
+        cols[name] = _list_column(vectors[space], present[space])
+    return pa.table(cols)
+
+
+# ------------------------------------------------------------------------------------------------
+# partitions
+# ------------------------------------------------------------------------------------------------
+
+def _lightcurve_cuts(sky: Sky) -> np.ndarray | None:
+    """Catalogue rows where the light-curve file's row groups start, if its rows follow the catalogue's."""
+    if not sky.has_lightcurves:
+        return None
+    rows = sky.ids.get_indexer(sky.lightcurve_ids)
+    if (rows < 0).any() or np.any(np.diff(rows) <= 0):
+        return None
+    return rows[sky.lightcurve_row_groups[:-1]]
+
+
+def _part_meta(inputs: dict, start: int, stop: int) -> dict:
+    return {"sky_fingerprint": inputs["sky"], "model_fingerprint": inputs["model"],
+            "start": int(start), "stop": int(stop)}
+
+
+def _part_done(path: Path, inputs: dict, start: int, stop: int) -> bool:
+    """True if ``path`` is the finished partition ``start:stop`` of this sky and model."""
+    if not path.exists():
+        return False
+    try:
+        return (read_parquet_meta(path) == _part_meta(inputs, start, stop)
+                and pq.ParquetFile(path).metadata.num_rows == stop - start)
+    except (OSError, ValueError):
+        return False
+
+
+def embed_partition(sky, checkpoint, start: int, stop: int, out, *, inputs: dict, batch_size: int = 256,
+                    device: str | None = None, torch_threads: int | None = None) -> str:
+    """Embed rows ``start:stop`` of a sky into the partition file ``out``; returns ``out``.
+
+    A top-level function of paths and plain values, so it runs as well in another process (a
+    Dask worker) as here; in-process callers may pass the opened sky and loaded model instead.
+
+    Parameters
+    ----------
+    sky : path or Sky
+        The sky directory (absolute, where a worker on another machine must find it).
+    checkpoint : path or core.train.LoadedModel
+    start, stop : int
+        The partition's rows in ``objects.parquet``.
+    out : path
+        The partition file, written atomically (a temporary name, then renamed).
+    inputs : dict
+        ``{"sky": sky fingerprint, "model": model fingerprint}``, recorded in the file with the
+        bounds so a rerun knows the partition is done.
+    batch_size : int
+        Objects per forward pass.
+    device : str, optional
+        Torch device.
+    torch_threads : int, optional
+        Set torch's threads first (1 in Dask workers, which each run one task per core).
+
+    Returns
+    -------
+    str
+        ``out``.
+    """
+    import warnings
+
+    from core.train import CheckpointWarning, LoadedModel, load_checkpoint
+
+    if torch_threads:
+        import torch
+        torch.set_num_threads(int(torch_threads))
+    sky = sky if isinstance(sky, Sky) else open_sky(sky)
+    with warnings.catch_warnings():  # :func:`embed` has warned once already, not once a partition
+        warnings.simplefilter("ignore", CheckpointWarning)
+        loaded = checkpoint if isinstance(checkpoint, LoadedModel) else load_checkpoint(checkpoint, sky)
+    if loaded.fingerprint != inputs["model"]:
+        raise AstroM3Error(f"{checkpoint}: the checkpoint changed while the sky was being embedded; rerun")
+    vectors, present = embed_arrays(sky, loaded, batch_size=batch_size, device=device, rows=(start, stop))
+    write_parquet(_embedding_table(sky.ids[start:stop], vectors, present), out,
+                  meta=_part_meta(inputs, start, stop))
+    return str(out)
+
+
+def _run_here(sky: Sky, loaded, todo: list, total: int, opts: dict) -> None:
+    """Embed the partitions ``todo`` one after another in this process."""
+    from core.progress import progress
+
+    with progress(total=total, initial=total - len(todo), desc="embedding partitions", unit="part") as bar:
+        for start, stop, path in todo:
+            embed_partition(sky, loaded, start, stop, path, **opts)
+            bar.update(1)
+
+
+def _run_dask(scheduler: str, sky_path: Path, checkpoint: Path, todo: list, total: int, opts: dict) -> None:
+    """Embed the partitions ``todo`` as dask.distributed tasks; waits for all (re-raising a task's error)."""
+    from dask.distributed import as_completed
+
+    from core.progress import progress
+
+    run = uuid.uuid4().hex[:8]
+    with dask_client(scheduler) as client:
+        futures = [client.submit(embed_partition, str(sky_path), str(checkpoint), start, stop, str(path),
+                                 torch_threads=1, key=f"embed-partition-{start}-{stop}-{run}", pure=False, **opts)
+                   for start, stop, path in todo]
+        with progress(total=total, initial=total - len(todo), desc="embedding partitions", unit="part") as bar:
+            for future in as_completed(futures):
+                future.result()
+                bar.update(1)
+
+
+def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = False, device=None,
+          partition_size: int = DEFAULT_PARTITION_SIZE, scheduler: str | None = None) -> Path:
     """Embed every object of a sky; returns the path of ``WS/embeddings.parquet``.
 
     Skipped (the existing file returned) when the manifest says it was made from the same sky
-    and model, unless ``force``.
+    and model, unless ``force``. Partitions finished by an interrupted run are kept and not redone.
 
     Parameters
     ----------
@@ -148,14 +297,32 @@ def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = Fa
     workspace : Workspace or path
     batch_size : int
         Objects per forward pass.
+    force : bool
+        Recompute, partitions included, even if fresh.
+    device : str, optional
+        Torch device (default: CUDA if available, else the CPU).
+    partition_size : int
+        Objects per partition (each written to ``WS/embeddings.parts/`` as it finishes).
+    scheduler : None, "local" or "tcp://HOST:PORT"
+        None: embed in this process. ``"local"``: as tasks on a 2-worker ``dask.distributed``
+        LocalCluster. An address: on that Dask cluster, whose workers must see the sky, the
+        checkpoint and the workspace at the same (absolute) paths.
+
+    Raises
+    ------
+    AstroM3Error
+        A bad ``scheduler`` or ``partition_size``, an unreachable scheduler, an incompatible checkpoint.
 
     Examples
     --------
     >>> from core.train import DEFAULT_CHECKPOINT
-    >>> embed("demo/sky20k-s0", DEFAULT_CHECKPOINT, "demo/ws")      # doctest: +SKIP
+    >>> embed("demo/sky20k-s0", DEFAULT_CHECKPOINT, "demo/ws")                     # doctest: +SKIP
+    >>> embed("demo/sky20k-s0", DEFAULT_CHECKPOINT, "demo/ws", scheduler="local")  # doctest: +SKIP
     """
     from core.train import load_checkpoint
 
+    check_scheduler(scheduler)
+    check_partition_size(partition_size)
     sky = sky if isinstance(sky, Sky) else open_sky(sky)
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     loaded = load_checkpoint(checkpoint, sky)
@@ -163,17 +330,27 @@ def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = Fa
     out = ws.embeddings_path
     if not force and ws.is_fresh(out.name, inputs):
         return out
-    vectors, present = embed_arrays(sky, loaded, batch_size=batch_size, device=device)
-    cols = {"id": pa.array([str(i) for i in sky.ids], type=pa.string())}
-    for space, name in schema.EMBEDDING_COLUMNS.items():
-        cols[name] = _list_column(vectors[space], present[space])
-    table = pa.table(cols)
-    write_parquet(table, out, meta={"model_fingerprint": loaded.fingerprint, "sky_fingerprint": sky.fingerprint,
-                                    "dim": int(loaded.config.shared_dim), "preset": loaded.config.name,
-                                    "modalities": loaded.modalities, "checkpoint": str(Path(checkpoint))})
+    parts = ws.artifact(PARTS_DIR)
+    if force:
+        shutil.rmtree(parts, ignore_errors=True)
+    plan = [(a, b, parts / f"part-{k:05d}.parquet")
+            for k, (a, b) in enumerate(partition_bounds(len(sky), partition_size, _lightcurve_cuts(sky)))]
+    todo = [p for p in plan if not _part_done(p[2], inputs, p[0], p[1])]
+    opts = {"inputs": inputs, "batch_size": batch_size, "device": device}
+    if scheduler is None:
+        _run_here(sky, loaded, todo, len(plan), opts)
+    else:
+        _run_dask(scheduler, sky.path.resolve(), Path(checkpoint).resolve(), todo, len(plan), opts)
+    missing = [str(p[2]) for p in plan if not _part_done(p[2], inputs, p[0], p[1])]
+    if missing:
+        raise AstroM3Error(f"{len(missing)} partition(s) were not written (e.g. {missing[0]}); rerun to finish")
+    write_parquet_tables((pq.read_table(p[2]) for p in plan), out,
+                         meta={"model_fingerprint": loaded.fingerprint, "sky_fingerprint": sky.fingerprint,
+                               "dim": int(loaded.config.shared_dim), "preset": loaded.config.name,
+                               "modalities": loaded.modalities, "checkpoint": str(Path(checkpoint))})
     ws.record(out.name, inputs)
+    shutil.rmtree(parts, ignore_errors=True)
     return out
-
 
 
 def _make_callable_module(name: str, function) -> None:

@@ -67,7 +67,8 @@ def _recorded(ws: Workspace, key: str, inputs: dict, output: Path) -> bool:
 
 def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: str = "cpu", seed: int = 0,
         umap_sample: int = 50000, progress_callback: ProgressCallback | None = None,
-        report: StepReport | None = None) -> Path:
+        report: StepReport | None = None, scheduler: str | None = None,
+        partition_size: int | None = None) -> Path:
     """Train (if needed), embed and analyze a sky; returns the path of ``results.parquet``.
 
     Parameters
@@ -87,6 +88,10 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
         ``callback(step, fraction_done)``; fractions run from 0 to 1 over the whole pipeline.
     report : StepReport, optional
         Filled with each step's wall time and whether it was skipped.
+    scheduler : None, "local" or "tcp://HOST:PORT"
+        Where the embed step runs its partitions (see :func:`core.embed.embed`); checked first.
+    partition_size : int, optional
+        Objects per embedding partition (default :data:`core.parallel.DEFAULT_PARTITION_SIZE`).
 
     Examples
     --------
@@ -95,7 +100,12 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
     """
     from core.analysis import analyze
     from core.analysis.engine import analysis_is_fresh
+    from core.parallel import check_partition_size, check_scheduler
 
+    check_scheduler(scheduler)  # bad embed options fail before training, not after
+    embed_options = {"scheduler": scheduler} if scheduler is not None else {}
+    if partition_size is not None:
+        embed_options["partition_size"] = check_partition_size(partition_size)
     sky = sky if isinstance(sky, Sky) else open_sky(sky)
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     report = report if report is not None else StepReport()
@@ -131,7 +141,7 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
 
         if cb:
             cb("embed: computing embeddings", _SPANS["embed"][0])
-        out = Path(embed(sky, ckpt, ws))
+        out = Path(embed(sky, ckpt, ws, **embed_options))
         ws.record("pipeline:embed", {**embed_inputs, "output": file_fingerprint(out)})
     report["embed"] = {"seconds": time.perf_counter() - t, "skipped": skipped}
     if cb:

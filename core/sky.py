@@ -339,27 +339,41 @@ class _ListTable:
 
     def iter_records(self, ids: Iterable[str] | None = None, batch_size: int = 1024,
                      desc: str | None = None) -> Iterator:
-        """Yield validated records in file order, optionally only those in ``ids``."""
-        wanted = None if ids is None else set(map(str, ids))
-        total = len(self) if wanted is None else len(wanted & set(self.ids))
+        """Yield validated records in file order, optionally only those in ``ids``.
+
+        With ``ids``, only the row groups holding one of them are read, so streaming a block of
+        objects that lie together in the file costs that block, not the whole file.
+        """
+        value_set, groups, total = None, None, len(self)
+        if ids is not None:
+            found = self.row_of.reindex(pd.Index([str(i) for i in ids], dtype=object).unique()).dropna()
+            value_set = pa.array(found.index.to_numpy(dtype=object), pa.string())
+            rows = found.to_numpy(dtype=np.int64)
+            groups = np.unique(np.searchsorted(self.group_starts, rows, side="right") - 1).tolist()
+            total = len(found)
         bar = progress(desc=desc or f"reading {self.kind}", total=total, unit="obj")
-        first_row = 0
         with bar:
-            for batch in self.file.iter_batches(batch_size=batch_size, columns=self.columns):
-                table = pa.Table.from_batches([batch])
-                if wanted is not None:
-                    mask = pc.is_in(table.column("id"), value_set=pa.array(list(wanted), pa.string()))
+            for first_row, table in self._batches(groups, batch_size):
+                if value_set is not None:
+                    mask = pc.is_in(table.column("id"), value_set=value_set)
                     rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
                     if len(rows) == 0:
-                        first_row += len(table)
                         continue
                     sub = table.take(pa.array(rows))
                     records = self._records(sub, first_row=first_row, row_numbers=first_row + rows)
                 else:
                     records = self._records(table, first_row=first_row)
-                first_row += len(table)
                 bar.update(len(records))
                 yield from records
+
+    def _batches(self, groups: list[int] | None, batch_size: int) -> Iterator[tuple[int, pa.Table]]:
+        """``(first row, table)`` of each batch of the row groups ``groups`` (all if None), in file order."""
+        for g in [None] if groups is None else groups:
+            first = 0 if g is None else int(self.group_starts[g])
+            which = None if g is None else [int(g)]
+            for batch in self.file.iter_batches(batch_size=batch_size, row_groups=which, columns=self.columns):
+                yield first, pa.Table.from_batches([batch])
+                first += batch.num_rows
 
     def _records(self, table: pa.Table, first_row: int, row_numbers=None) -> list:
         """Validate a slice of rows (vectorised) and build record objects."""
@@ -532,6 +546,12 @@ class Sky:
     @property
     def spectrum_ids(self) -> pd.Index:
         return self._sp.ids if self._sp is not None else pd.Index([], name="id")
+
+    @property
+    def lightcurve_row_groups(self) -> np.ndarray:
+        """Rows of ``lightcurves.parquet`` where each of its row groups starts, then its row count
+        (``[0]`` without light curves); blocks of objects cut there are read without overlap."""
+        return self._lc.group_starts.copy() if self._lc is not None else np.zeros(1, dtype=np.int64)
 
     def object(self, object_id: str) -> pd.Series:
         """One object's catalogue row, looked up by index (``KeyError`` for an unknown id)."""

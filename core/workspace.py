@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from core import schema
 from core.errors import WorkspaceError
 
-__all__ = ["Workspace", "fingerprint_of", "atomic_path", "write_parquet", "read_parquet_meta"]
+__all__ = ["Workspace", "fingerprint_of", "atomic_path", "write_parquet", "write_parquet_tables", "read_parquet_meta"]
 
 _META_KEY = b"astrom3"
 
@@ -67,6 +67,29 @@ def write_parquet(data: pd.DataFrame | pa.Table, path: str | os.PathLike, meta: 
                                                _META_KEY: json.dumps(meta, default=str).encode()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+    return Path(path)
+
+
+def write_parquet_tables(tables: Iterable[pa.Table], path: str | os.PathLike, meta: dict | None = None) -> Path:
+    """Write tables of one schema one after another into one parquet file, atomically.
+
+    Like :func:`write_parquet` (same compression, ``meta`` in the schema metadata), but only one
+    table is in memory at a time. The first table's schema (less its metadata) is the file's.
+    """
+    writer = None
+    with atomic_path(path) as tmp:
+        try:
+            for table in tables:
+                table = table.replace_schema_metadata(
+                    {_META_KEY: json.dumps(meta, default=str).encode()} if meta else None)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table.cast(writer.schema))
+            if writer is None:
+                raise ValueError(f"{path}: no tables to write")
+        finally:
+            if writer is not None:
+                writer.close()
     return Path(path)
 
 

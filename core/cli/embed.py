@@ -13,13 +13,26 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--force", action="store_true", help="recompute even if fresh")
     p.add_argument("--device", default=None)
+    add_partition_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_partition_arguments(p) -> None:
+    """Add ``--scheduler`` and ``--partition-size`` (shared by ``embed`` and ``run``) to parser ``p``."""
+    p.add_argument("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
+                   help="embed the partitions as dask.distributed tasks: 'local' starts a 2-worker LocalCluster "
+                        "here, tcp://HOST:PORT uses a running Dask scheduler whose workers see the same paths "
+                        "(default: in this process)")
+    p.add_argument("--partition-size", type=int, default=None, metavar="N",
+                   help="objects per embedding partition; finished partitions survive an interruption and "
+                        "are not redone (default 50000)")
 
 
 def run(args) -> int:
     import time
 
     from core.embed import embed
+    from core.parallel import DEFAULT_PARTITION_SIZE
     from core.sky import open_sky
     from core.train import DEFAULT_CHECKPOINT
     from core.workspace import Workspace
@@ -32,7 +45,9 @@ def run(args) -> int:
         ckpt = own if own.exists() else DEFAULT_CHECKPOINT
     sky = open_sky(args.sky)
     t = time.perf_counter()
-    path = embed(sky, ckpt, args.workspace, batch_size=args.batch_size, force=args.force, device=args.device)
+    path = embed(sky, ckpt, args.workspace, batch_size=args.batch_size, force=args.force, device=args.device,
+                 scheduler=args.scheduler,
+                 partition_size=DEFAULT_PARTITION_SIZE if args.partition_size is None else args.partition_size)
     dt = time.perf_counter() - t
     print(f"embeddings: {path} ({len(sky)} objects, {dt:.1f} s, {len(sky) / max(dt, 1e-9):.0f} objects/s)")
     return 0

@@ -1,6 +1,8 @@
 """``astrom3 run SKY --workspace WS``: train if needed -> embed -> analyze, skipping fresh steps."""
 from __future__ import annotations
 
+from core.cli.embed import add_partition_arguments
+
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="the whole pipeline: train (if needed), embed, analyze",
@@ -15,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("--preset", default="cpu", help="model preset when training: tiny, cpu (default), paper")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--umap-sample", type=int, default=50000, help="UMAP fit sample size (default 50000)")
+    add_partition_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -24,7 +27,8 @@ def run(args) -> int:
 
     report = StepReport()
     path = run_pipeline(args.sky, args.workspace, checkpoint=args.checkpoint, preset=args.preset,
-                        seed=args.seed, umap_sample=args.umap_sample, report=report)
+                        seed=args.seed, umap_sample=args.umap_sample, report=report,
+                        scheduler=args.scheduler, partition_size=args.partition_size)
     for step in ("train", "embed", "analyze"):
         r = report[step]
         took = "fresh, skipped" if r["skipped"] else f"{r['seconds']:.1f} s"
