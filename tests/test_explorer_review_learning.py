@@ -30,7 +30,7 @@ def _view(data, store, score):
 
 
 def test_a_fine_decision_reorders_the_queue_by_the_sessions_ranking(planted, tmp_path):
-    from explorer.views.review import review_queue
+    from explorer.views.review import PREFETCH, next_html, review_queue
 
     store = flag_store_for(tmp_path / "flags.sqlite", planted.results)
     state, rv = _view(planted, store, "outlier_score")
@@ -48,6 +48,8 @@ def test_a_fine_decision_reorders_the_queue_by_the_sessions_ranking(planted, tmp
     ranked = [i for i in sess.ranking().index if i not in state.flags][:len(state.review_ids) - 1]
     assert state.review_ids[1:] == ranked
     assert state.review_ids[1:] != static[1:]
+    # the page names the reordered next suspects
+    assert rv.next_up.object == next_html(state.review_ids[2:2 + PREFETCH])
     # 'fine' lowers the neighbours of the decided object in the queue
     row = sess._row.get_indexer([first])[0]
     nbrs = [str(sess.ids[j]) for j in sess._neighbours(int(row))[0]]
@@ -88,4 +90,36 @@ def test_without_a_session_the_queue_stays_static_and_says_why(tmp_path):
     assert rv.review_session() is None and "could not be opened" in rv.learning.object
     assert len(store.history(first)) == 1 and state.flags[first] == "anomaly"
     assert state.review_ids == review_queue(state.results, "mislabel_score", {}) and state.review_position == 1
+    store.close()
+
+
+def test_the_next_line_names_the_upcoming_suspects_escaped():
+    from explorer.views.review import next_html
+
+    shown = next_html(["s1", "<b>x</b>"])
+    assert shown.count('class="review-next-id"') == 2 and "&lt;b&gt;x&lt;/b&gt;" in shown and "<b>" not in shown
+    assert shown.index("s1") < shown.index("&lt;b&gt;")
+    assert "last suspect" in next_html([])
+
+
+def test_decisions_stored_outside_the_queue_are_learned_too(planted, tmp_path):
+    """A flag from the flag bar (not the queue's keys) re-ranks the queue as a replay of the store does."""
+    from core.review import ReviewSession
+
+    store = flag_store_for(tmp_path / "flags.sqlite", planted.results)
+    state, rv = _view(planted, store, "outlier_score")
+    rv.act("fine")                                  # opens the learning session
+    other = state.review_ids[state.review_position + 2]
+
+    def replayed(head):
+        sess = ReviewSession(planted.workspace_path, sky=planted.sky, target="anomaly", user="learner", store=store)
+        return [i for i in sess.ranking().index if i not in state.flags and i not in head]
+
+    state.flag("anomaly", other)                    # stored by another view, for the same user
+    pos = state.review_position
+    rest = state.review_ids[pos + 1:]
+    assert other not in rest and rest == replayed(state.review_ids[:pos + 1])[:len(rest)]
+    rv.act("fine")                                  # the next queue decision learns from both
+    rest = state.review_ids[state.review_position:]
+    assert rest == replayed(state.review_ids[:state.review_position])[:len(rest)]
     store.close()

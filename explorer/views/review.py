@@ -6,7 +6,9 @@ label in the drop-down, ``n`` anomaly, ``x`` cross-match problem, ``f`` fine, ``
 
 For the scores with a review target (:data:`TARGET_OF_SCORE`) the queue is a
 :class:`core.review.ReviewSession` of the user: each decision is stored through it, and the
-suspects after the cursor are re-ordered by its new ranking. Where no session can be opened (no
+suspects after the cursor are re-ordered by its new ranking; a decision stored elsewhere (the flag
+bar, a bulk flag, an undo there) is replayed into the session and re-orders them too. The line
+under the position names the next suspects. Where no session can be opened (no
 workspace, no store, a score without a target) the queue stays in static score order and says so.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from panel.custom import JSComponent
 from core import scores as registry
 from explorer.state import ExplorerState
 
-__all__ = ["review_queue", "KeyListener", "ReviewView", "SHORTCUTS", "TARGET_OF_SCORE"]
+__all__ = ["review_queue", "next_html", "KeyListener", "ReviewView", "SHORTCUTS", "TARGET_OF_SCORE"]
 
 #: How many of the next suspects the inspector reads ahead.
 PREFETCH = 3
@@ -42,6 +44,24 @@ def review_queue(results: pd.DataFrame, score: str, decided, *, limit: int = 500
     ids = results["id"].astype(str).to_numpy()[order]
     decided = set(decided)
     return [i for i in ids[: limit + len(decided)] if i not in decided][:limit]
+
+
+def next_html(ids) -> str:
+    """The line naming the queue's next suspects (so a reordering after a decision can be seen).
+
+    Parameters
+    ----------
+    ids : sequence of str
+        The upcoming ids, in queue order.
+
+    Returns
+    -------
+    str
+        HTML: each id (escaped) in a ``review-next-id`` element.
+    """
+    if not ids:
+        return "<i>Next: none, this is the last suspect.</i>"
+    return "Next: " + " \u00b7 ".join(f'<code class="review-next-id">{html.escape(str(i))}</code>' for i in ids)
 
 
 class KeyListener(JSComponent):
@@ -96,6 +116,7 @@ class ReviewView(pn.viewable.Viewer):
         self.note = pn.widgets.TextInput.from_param(s.param.note, name="Note", placeholder="optional note",
                                                     sizing_mode="stretch_width", css_classes=["review-note"])
         self.info = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-info"])
+        self.next_up = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-next"])
         self.learning = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["review-learning"])
         self._sessions: dict = {}  # (user, target) -> ReviewSession, or the reason it could not be opened
         btns = []
@@ -109,6 +130,8 @@ class ReviewView(pn.viewable.Viewer):
             btns.append(b)
         self.buttons = pn.FlexBox(*btns)
         s.param.watch(lambda e: self.rebuild(), ["review_score"])
+        self._acting = False  # True while the queue itself stores a decision
+        s.param.watch(self._flags_changed, ["flags_version"])
         self.rebuild(focus=False)
         # the page shows "1 / N": focus that suspect once the page is loaded (at once outside a server)
         pn.state.onload(self._start)
@@ -201,6 +224,7 @@ class ReviewView(pn.viewable.Viewer):
         cur = self.current
         if cur is None:
             self.info.object = "Queue empty: every suspect by this score is decided."
+            self.next_up.object = ""
             return
         from explorer.views.flags import decisions_html
 
@@ -213,11 +237,37 @@ class ReviewView(pn.viewable.Viewer):
         if focus:
             self.state.focus_on(cur)
         self.state.upcoming = self.queue[self.position + 1:self.position + 1 + PREFETCH]
+        self.next_up.object = next_html(self.state.upcoming)
 
     def act(self, action: str):
         """Apply one decision (or move) to the current object; the browser gets one message for it all."""
+        self._acting = True
+        try:
+            with pn.io.hold():
+                self._act(action)
+        finally:
+            self._acting = False
+
+    def _flags_changed(self, *_):
+        """A decision stored outside the queue (flag bar, bulk flag, an undo there): re-rank after the cursor.
+
+        The session replays the store, so it learns from the decision as from its own; the suspect at
+        the cursor stays (also when it is the one just flagged), decided ones leave the rest.
+        """
+        if self._acting:
+            return
+        s = self.state
+        sess = self.review_session()
         with pn.io.hold():
-            self._act(action)
+            if sess is not None:
+                sess.refresh()
+                rest = self._ranked(sess)
+            else:
+                rest = review_queue(s.results, s.review_score, s.flags, limit=QUEUE_LIMIT) if s.review_score else []
+            head = s.review_ids[:s.review_position + 1]
+            seen = set(head)
+            s.review_ids = head + [i for i in rest if i not in seen]
+            self._show(focus=False)
 
     def _act(self, action: str):
         cur = self.current
@@ -262,7 +312,8 @@ class ReviewView(pn.viewable.Viewer):
                 (registry.get(n).display if n in registry.REGISTRY else n): n
                 for n in self.state.param.review_score.objects}),
                    sizing_mode="stretch_width"),
-            self.info, self.learning, pn.Row(self.other, self.note, sizing_mode="stretch_width"), self.buttons,
+            self.info, self.next_up, self.learning, pn.Row(self.other, self.note, sizing_mode="stretch_width"),
+            self.buttons,
             pn.pane.Markdown("Keys: **a** accept suggested · **l** other label · **n** anomaly · "
                              "**x** cross-match · **f** fine · **s**/→ skip · ← back · **u** undo"),
             self.keys, sizing_mode="stretch_width")
