@@ -1,6 +1,7 @@
 """Explorer in a real browser: page load -> map drawn, box selection -> table updated, focus ->
-inspector drawn (the first of a session apart), review-queue step, the 20-run first-selection loop,
-and a screenshot of each main view (issue 13's targets: 2.5 s, 300 ms, 1 s / 300 ms (p95 500 ms), 300 ms).
+inspector drawn (the first of a session apart), review-queue step, review step with learning, the
+20-run first-selection loop, and a screenshot of each main view (issue 13's targets: 2.5 s, 300 ms,
+1 s / 300 ms (p95 500 ms), 300 ms).
 
 Serves the analysed demo workspace (``demo/sky20k-s0`` + ``demo/ws20k-s0``, made by
 ``astrom3 simulate`` + ``astrom3 run --checkpoint demo``), or with
@@ -10,10 +11,16 @@ README starts it, and drives Debian's Chromium through Playwright. Times are tak
 round trips are not in them.
 A focus or a review step is timed until the inspector's title shows the new id (its figures'
 data arrive in the same message) and two animation frames have passed (the canvases repainted).
+A review step is the skip key ``s`` (the cursor moves on); a review step *with learning* (issue 12) is
+the decision key ``f`` in a new session: the decision is stored, the queue's
+:class:`core.review.ReviewSession` re-ranks the rest, and the step is timed until the review line shows
+the next position and the inspector a new id (the first decision, which opens the session, apart). The
+server's flag store is a copy of the workspace's (``ASTROM3_FLAGS``), so these decisions stay out of it;
+afterwards a new ReviewSession replaying the stored decisions checks that the suspect shown is its next.
 Writes benchmarks/results/explorer.md and .json and benchmarks/results/explorer_*.png.
 
     python benchmarks/bench_explorer.py [--sky demo/sky20k-s0 --workspace demo/ws20k-s0] [--repeats 5]
-        [--focuses 20] [--steps 20] [--selection-runs 20]
+        [--focuses 20] [--steps 20] [--learning-steps 20] [--selection-runs 20]
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -131,6 +139,87 @@ def step_time(page, oid: str) -> float:
     start_timer(page, WAIT_FOCUS, oid)
     page.keyboard.press("s")
     return read_timer(page)
+
+
+# Resolves with the ms from now until the review line shows 1-based position ``pos`` and the inspector's
+# title an id other than ``old`` (the decided suspect), and two frames were painted.
+WAIT_DECIDED = """([old, pos]) => new Promise(resolve => {
+  %s
+  const infos = deep('.review-info'), titles = deep('.inspector-title');
+  const title = () => titles.map(h => (deep('h3', h.shadowRoot || h)[0] || {}).textContent || '').join('').trim();
+  const moved = () => infos.some(h => (h.shadowRoot || h).textContent.trim().startsWith(pos + ' /'));
+  const t0 = performance.now();
+  const ok = () => moved() && title() !== '' && title() !== old;
+  const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+  const tick = () => ok() ? painted()
+      : performance.now() - t0 > 60000 ? resolve(-1) : setTimeout(tick, 2);
+  tick(); })""" % DEEP
+
+
+def inspected(page) -> str:
+    """The id in the inspector's title."""
+    return page.locator(".inspector-title h3").first.inner_text(timeout=60000).strip()
+
+
+def decide_time(page, old: str, pos: int) -> float:
+    """ms from the decision key ``f`` on ``old`` until the queue's next suspect (position ``pos``) is drawn."""
+    start_timer(page, WAIT_DECIDED, [old, pos])
+    page.keyboard.press("f")
+    return read_timer(page)
+
+
+def learning_steps(browser, url: str, n: int) -> tuple[dict, list[str], str]:
+    """A new session decides ``n + 1`` suspects ``fine`` with the key; ``(times, decided ids, id shown last)``.
+
+    The first decision opens the session's ReviewSession (reported apart); each of the ``n`` others
+    stores one decision, re-ranks the queue and shows its next suspect.
+    """
+    page, _ = load_page(browser, url)
+    page.locator(".review-info").get_by_text(re.compile(r"^1 /")).first.wait_for(timeout=60000)
+    page.locator(".review-info").first.scroll_into_view_if_needed()
+    page.locator("body").click(position={"x": 5, "y": 5})
+    decided, out = [], []
+    for i in range(n + 1):
+        decided.append(inspected(page))
+        out.append(decide_time(page, decided[-1], i + 2))
+    shown = inspected(page)
+    page.context.close()
+    log(f"review steps with learning: first {out[0]:.0f} ms, then {[round(x) for x in out[1:]]} ms")
+    return {"learning_first_decision_ms": round(out[0]), "learning_step_ms": [round(x) for x in out[1:]]}, \
+        decided, shown
+
+
+def check_learning(sky, ws, store_path: Path, decided: list[str], shown: str) -> dict:
+    """Whether the store holds the steps' decisions and ``shown`` is what a new ReviewSession ranks next."""
+    from core.flags import FlagStore
+    from core.review import ReviewSession
+
+    with FlagStore(store_path) as store:
+        hist = store.history()
+        mine = hist[hist["id"].astype(str).isin(decided)]
+        flagged = set(store.current()["id"].astype(str))
+        user = str(mine["user"].iloc[-1]) if len(mine) else ""
+        sess = ReviewSession(ws, sky=sky, target="mislabel", user=user, store=store)
+        expected = next((i for i in sess.ranking().index if i not in flagged), None)
+    ok = len(mine) == len(decided) and expected == shown
+    log(f"learning check: {len(mine)} of {len(decided)} decisions stored; shown {shown}, session's next {expected}")
+    return {"learning_decisions_stored": int(len(mine)), "learning_next_matches_session": bool(ok)}
+
+
+def private_store(ws) -> Path:
+    """A copy of the workspace's flag store (a new one if it has none), for the server to write to."""
+    import sqlite3
+
+    dst = Path(tempfile.mkdtemp(prefix="bench_explorer_flags_")) / "flags.sqlite"
+    src = Path(ws) / "flags.sqlite"
+    if src.exists():
+        a, b = sqlite3.connect(src), sqlite3.connect(dst)
+        try:
+            a.backup(b)
+        finally:
+            a.close()
+            b.close()
+    return dst
 
 
 def tab(page, name: str) -> None:
@@ -296,11 +385,15 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="new sessions (page load, first selection and focus)")
     ap.add_argument("--focuses", type=int, default=20, help="later focuses (table row clicks)")
     ap.add_argument("--steps", type=int, default=20, help="review-queue steps")
+    ap.add_argument("--learning-steps", type=int, default=None,
+                    help="review steps with learning after the first decision (default: --steps; 0: skip)")
     ap.add_argument("--selection-runs", type=int, default=20, help="fresh pages of the first-selection loop (0: skip)")
     ap.add_argument("--no-screenshots", action="store_true")
     args = ap.parse_args(argv)
     from conftest import LAUNCH_ARGS, free_port, start_server, stop_server  # tests/ui/conftest.py
     from playwright.sync_api import sync_playwright
+
+    from core.flags.common import STORE_ENV
 
     sky, ws = workspace(args)
     queue = review_order(ws)
@@ -309,7 +402,8 @@ def main(argv=None) -> int:
     port = free_port()
     out = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
     t0 = time.perf_counter()
-    proc = start_server(sky, ws, port, warm=True)
+    store = private_store(ws)  # the learning steps' decisions go to a copy, not to the workspace's store
+    proc = start_server(sky, ws, port, warm=True, env={STORE_ENV: str(store)})
     shown = Path(sky).resolve()
     out |= {"sky": str(shown.relative_to(ROOT)) if shown.is_relative_to(ROOT) else str(sky), "n_objects": n,
             "server_ready_s": round(time.perf_counter() - t0, 2)}
@@ -323,6 +417,10 @@ def main(argv=None) -> int:
             out |= review_steps(page, queue, args.steps)
             if not args.no_screenshots:
                 screenshots(browser, page, url, queue[args.steps - 1])
+            learning = args.steps if args.learning_steps is None else args.learning_steps
+            if learning:
+                got, decided, shown = learning_steps(browser, url, learning)
+                out |= got | check_learning(sky, ws, store, decided, shown)
             if args.selection_runs:
                 out |= selection_loop(browser, url, args.selection_runs)
             browser.close()
@@ -341,6 +439,23 @@ def main(argv=None) -> int:
 
 def p95(values) -> float:
     return float(statistics.quantiles(values, n=20, method="inclusive")[-1]) if len(values) > 1 else float(values[0])
+
+
+def learning_rows(out: dict) -> list[str]:
+    """The table's rows for the review steps with learning (none if they were not run)."""
+    if "learning_first_decision_ms" not in out:
+        return []
+    steps = out["learning_step_ms"]
+    check = ("the suspect shown is the session's next" if out["learning_next_matches_session"]
+             else "**the suspect shown is not the session's next**")
+    rows = [f"| first decision of a session (key `f` → ReviewSession opened, next suspect drawn) | | "
+            f"{out['learning_first_decision_ms']:.0f} ms | | {out['learning_decisions_stored']} decisions stored; "
+            f"{check} |"]
+    if steps:
+        rows += [f"| review step with learning (decide → next suspect shown), median | | "
+                 f"{statistics.median(steps):.0f} ms | | {', '.join(f'{x:.0f}' for x in steps)} |",
+                 f"| review step with learning, p95 | | {p95(steps):.0f} ms | | |"]
+    return rows
 
 
 def markdown(out: dict, args) -> str:
@@ -368,7 +483,7 @@ def markdown(out: dict, args) -> str:
         f"| later focus, p95 | 500 ms | {p95(foc):.0f} ms | {ok(p95(foc), 500)} | |",
         f"| review queue step (key `s` → next suspect drawn), median | 300 ms | {med(steps):.0f} ms | "
         f"{ok(med(steps), 300)} | {runs(steps)} |",
-        f"| review queue step, p95 | | {p95(steps):.0f} ms | | |"]
+        f"| review queue step, p95 | | {p95(steps):.0f} ms | | |", *learning_rows(out)]
     if "selection_loop_runs" in out:
         f = out["selection_loop_failures"]
         rows.append(f"| first selection of a fresh page, {out['selection_loop_runs']} runs in a row | 0 failures | "
@@ -381,7 +496,10 @@ def markdown(out: dict, args) -> str:
         + ", ".join(f"{k} {x}" for k, x in v.items()) + f". Load average before {out['load_average_before']}, "
         f"after {out['load_average_after']}. {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
         f"{args.repeats} new sessions (each: page load, first selection, first focus), then in the last one "
-        f"{args.repeats} more selections, {args.focuses} focuses and {args.steps} review steps. Times are taken in "
+        f"{args.repeats} more selections, {args.focuses} focuses and {args.steps} review steps (key `s`); then in a "
+        "new session review steps with learning (key `f`: the decision stored in a copy of the flag store, the "
+        "queue re-ranked by its ReviewSession, the next suspect drawn; the first decision, which opens the "
+        "session, apart). Times are taken in "
         "the page (`performance.now()`, polled every 2 ms) from the mouse-up / click / key press until the DOM "
         "shows the result: for a selection the count and the table's first row id changed; for a focus or a step "
         "the inspector's title shows the new id (its figures' data come in the same message) and two animation "
