@@ -336,12 +336,10 @@ class ReviewSession:
             if self._fused is None or self.k <= 0:
                 self._nbr_cache[row] = (np.zeros(0, int), np.zeros(0))
             else:
-                s = self._fused @ self._fused[row]
-                s[row] = -np.inf
-                k = min(self.k, len(s) - 1)
-                idx = np.argpartition(-s, k - 1)[:k]
-                idx = idx[np.argsort(-s[idx], kind="stable")]
-                self._nbr_cache[row] = (idx, np.clip(s[idx], 0, 1))
+                from core.analysis.similarity import top_k
+
+                idx, s = top_k(self._fused, self._fused[row], self.k, exclude_row=row)
+                self._nbr_cache[row] = (idx, np.clip(s, 0, 1))
         return self._nbr_cache[row]
 
     def _update(self) -> None:

@@ -1,4 +1,9 @@
-"""Exact cosine k-nearest neighbours by blocked matrix products (fine up to ~1M rows, see MEASURED.md)."""
+"""Exact cosine k-nearest neighbours of many queries at once by blocked matrix products.
+
+This is the analyze step's all-rows kNN: n x n x d work, so it is quadratic in the sky's size. One
+query against a workspace's saved index goes through :func:`core.analysis.similarity.top_k`
+instead (single-query latency up to 1M rows: benchmarks/results/knn.md).
+"""
 from __future__ import annotations
 
 import numpy as np
