@@ -76,12 +76,13 @@ def summary(reports: dict, held_out: int | None, seconds: float) -> str:
         f"seed {s}{' (held out)' if s == held_out else ''}" for s in seeds) + " |"
     lines = ["# Discovery scores against the planted truth (summary)", "",
              f"Demo skies of 20,000 objects, simulator seeds {', '.join(map(str, seeds))}; the shipped "
-             "checkpoint (`cpu` preset, pretrained on seed 0 of the previous simulator) embeds every sky. Each sky "
+             "checkpoint (`cpu` preset, pretrained on this simulator's seed 0) embeds every sky. Each sky "
              "has 600 label errors (near the wrong class's periods), 100 anomalies of eight kinds (four of them "
              "overlapping a class and wearing its label: anomalous and type-II Cepheids, RR Lyrae-like delta "
              "Scuti, blends) and 200 cross-match errors planted. The outlier weights were chosen on the planted "
              "CRTS sky (seed 0) and the previous simulator's seed 0, the label-error weights on those and this "
-             "simulator's seed 0, so seeds 1 and 2 of this simulator were not looked at before"
+             "simulator's seed 0, so seeds 1 and 2 of this simulator were not looked at before (the Mira ARI "
+             "depends on the UMAP seed: see subclass_stability.md)"
              f"{f' (seed {held_out} is marked held out as before)' if held_out in seeds else ''}. "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPU cores; "
              f"evaluation (with baselines) {seconds:.0f} s in all.", "",
