@@ -25,6 +25,11 @@ How the ranking learns (chosen by measurement, see ``benchmarks/results/active.m
 * for label errors: a confirmed or corrected label becomes a *trusted* label; its neighbours' label
   votes update their suggested label and their label-error score.
 
+How strongly each part moves the queue is per target (:class:`Target`): anomalies learn with a
+firm pull towards the prior; for label errors, whose static ranking is already ~97 % precise on
+real flips, the session stays near the prior and only trusted labels move it (the measurements
+are beside :data:`TARGETS`).
+
 ``"skip"`` is not stored and teaches nothing: it only moves the object behind the others in this
 session's queue.
 """
@@ -54,6 +59,10 @@ class Target:
     prior: str
     positive: str
     labelled_only: bool = False
+    #: Default pull of the learned weights towards the prior, and of the neighbour terms (see ReviewSession).
+    ridge: float = 0.1
+    neighbour_weight: float = 1.0
+    label_weight: float = 1.0
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -65,8 +74,17 @@ class Target:
 
 #: The review targets.
 TARGETS: dict[str, Target] = {
-    "anomaly": Target("outlier_score", "anomaly"),
-    "mislabel": Target("mislabel_score", "mislabel", labelled_only=True),
+    # ridge 10 (was 0.1): on the demo skies the weak pull let the first twenty finds (all of a few
+    # kinds) steer the queue away from the other kinds, 30 of the first 100 steps behind the static
+    # ranking on sky 2; with 10, 13 steps and one star at most, and more found at 100 on all three
+    # skies (63 / 71 / 63 against 53 / 52 / 49); planted CRTS Cepheids 94 at 100 (96 with 0.1).
+    "anomaly": Target("outlier_score", "anomaly", ridge=10.0),
+    # On planted CRTS flips the static ranking is 97 % precise in its first 100, and flips are not
+    # clustered: learned weights (ridge 0.1: 90 found), the neighbour term (78) and the full label
+    # term (87) only cost finds. So the session stays near the prior (ridge 100, no neighbour term)
+    # and trusted labels move their neighbours' scores at 0.3 (96 found) and their suggestions.
+    "mislabel": Target("mislabel_score", "mislabel", labelled_only=True, ridge=100.0, neighbour_weight=0.0,
+                       label_weight=0.3),
     "crossmodal": Target("crossmodal_score", "crossmatch"),
 }
 
@@ -227,18 +245,22 @@ class ReviewSession:
         Defaults to ``WS/flags.sqlite`` (opened for the results' ids and labels).
     shared : bool
         Learn from, and leave out of the queue, every user's decisions, not only ``user``'s.
-    ridge : float
-        Pull of the learned weights towards the prior (larger = learns more slowly).
+    ridge : float, optional
+        Pull of the learned weights towards the prior (larger = learns more slowly); default the
+        target's (:data:`TARGETS`, chosen by measurement: ``benchmarks/results/active.md``).
     neighbours, neighbour_weight : int, float
         How many fused-embedding neighbours a decision moves, and by how much (logit units at
-        cosine similarity 1).
+        cosine similarity 1); ``neighbour_weight`` defaults to the target's.
+    label_weight : float, optional
+        How far a trusted label moves its neighbours' label-error scores (logit units per unit of
+        vote); default the target's.
     learn : bool
         False gives the static ranking (decisions are still stored and left out of the queue).
     """
 
     def __init__(self, workspace, *, sky=None, target: str = "anomaly", user: str, store=None,
-                 shared: bool = False, ridge: float = 0.1, neighbours: int = 10,
-                 neighbour_weight: float = 1.0, n_directions: int = 16, learn: bool = True,
+                 shared: bool = False, ridge: float | None = None, neighbours: int = 10,
+                 neighbour_weight: float | None = None, label_weight: float | None = None, n_directions: int = 16, learn: bool = True,
                  balanced: bool = True, seed: int = 0):
         from core.sky import Sky, open_sky
         from core.workspace import Workspace
@@ -246,7 +268,11 @@ class ReviewSession:
         if target not in TARGETS:
             raise ReviewError(f"target {target!r} is not one of {', '.join(TARGETS)}")
         self.target, self.user, self.shared, self.learn = target, str(user), bool(shared), bool(learn)
-        self.ridge, self.k, self.neighbour_weight = float(ridge), int(neighbours), float(neighbour_weight)
+        t = TARGETS[target]
+        self.ridge = float(t.ridge if ridge is None else ridge)
+        self.neighbour_weight = float(t.neighbour_weight if neighbour_weight is None else neighbour_weight)
+        self.label_weight = float(t.label_weight if label_weight is None else label_weight)
+        self.k = int(neighbours)
         self.balanced = bool(balanced)
         ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
         if not ws.results_path.exists():
@@ -360,9 +386,19 @@ class ReviewSession:
         self._logit = np.asarray(logit, float)
 
     def _neighbour_term(self, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Raise (target found) or lower (``fine``) the decided objects' neighbours, by similarity.
+
+        For label errors only the neighbours carrying the same given label move: the neighbours of
+        a star labelled RRAB that is really an RRC are mostly correctly labelled RRCs, and only the
+        other "RRAB"s among them share its error.
+        """
         adj = np.zeros(len(self.ids))
+        same_label = self.target == "mislabel"
         for r, yi in zip(rows, y):
             idx, sim = self._neighbours(int(r))
+            if same_label:
+                keep = self.labels[idx] == self.labels[int(r)]
+                idx, sim = idx[keep], sim[keep]
             np.add.at(adj, idx, (1.0 if yi else -1.0) * self.neighbour_weight * sim)
         return adj
 
@@ -387,7 +423,7 @@ class ReviewSession:
         adj = np.zeros(len(self.ids))
         for j, v in self._votes.items():
             own = v.get(str(self.labels[j]), 0.0)
-            adj[j] = self.neighbour_weight * 2.0 * (sum(v.values()) - 2 * own)
+            adj[j] = self.label_weight * 2.0 * (sum(v.values()) - 2 * own)
         return adj
 
     # --- the public queue -------------------------------------------------------------------
