@@ -155,3 +155,16 @@ def test_place_new_objects_lands_them_in_their_cluster(planted):
     rows = np.flatnonzero((r["cluster"] >= 0).to_numpy() & (r["cluster_prob"] > 0.5).to_numpy())[:20]
     placed = place(planted["ws"], emb.vectors["fused"][rows])
     assert (placed["cluster"].to_numpy() == r["cluster"].to_numpy()[rows]).mean() >= 0.8
+
+
+def test_results_record_how_the_knn_was_made(planted):
+    from core.analysis.neighbors import EXACT_MAX_ROWS
+    from core.analysis.results import read_results
+    from core.workspace import Workspace
+
+    _, meta = read_results(Workspace(planted["ws"]).results_path)
+    made = meta["knn"]
+    assert set(made) == {"fused", "side_by_side", *(f"modality {m}" for m in schema.MODALITIES)}
+    assert all(v["method"] == "exact" and v["threshold"] == EXACT_MAX_ROWS for v in made.values())
+    assert made["fused"]["n"] == 400 and made["fused"]["k"] == 15
+    assert set(meta["params"]) == {"umap_sample", "seed", "min_cluster_size", "k", "folds"}   # fingerprint as before

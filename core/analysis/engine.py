@@ -1,7 +1,9 @@
 """``analyze``: embeddings -> results.parquet (projection, clusters, and every score).
 
 The steps (:mod:`core.analysis.steps`, run by one loop that shows progress and times each, all
-seeded): UMAP of the fused space and of each modality, HDBSCAN + GLOSH on the fused map, exact kNN,
+seeded): UMAP of the fused space and of each modality, HDBSCAN + GLOSH on the fused map, kNN (exact
+up to ``neighbors.EXACT_MAX_ROWS`` objects, a seeded approximate graph above; the results metadata's
+``knn`` says which, per space, with the approximate one's measured recall),
 out-of-fold class votes per space, label-error scores, outlier scores, cross-modal scores, the
 registered scores with their own ``compute`` (:mod:`core.scores`), the similarity index; then
 ``results.parquet`` recorded in the workspace manifest with the fingerprints of its inputs; a rerun
@@ -134,6 +136,7 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
         ctx.cols[f"has_{s}"] = emb.present[s]
     df = assemble_results(emb.ids, labels, ctx.cols)
     meta = {**inputs, "classes": classes, "embeddings_meta": emb.fingerprint, "timings": timings,
+            "knn": ctx.data.get("knn", {}),
             "weights": {"outlier": outliers.WEIGHTS, "outlier_own_class": outliers.OWN_CLASS_WEIGHTS,
                         "mislabel": mislabels.WEIGHTS, "crossmodal": crossmodal.WEIGHTS}}
     write_results(df, ws.results_path, meta)

@@ -32,11 +32,11 @@ import warnings
 
 import numpy as np
 
-from core.analysis.neighbors import knn
+from core.analysis.neighbors import knn_report
 from core.analysis.scores import combine_ranks, rank_normalise
 
-__all__ = ["WEIGHTS", "OWN_CLASS_WEIGHTS", "knn_distance", "iforest_scores", "modality_knn_distance", "class_distances",
-           "class_distance_score", "combine_outlier_scores"]
+__all__ = ["WEIGHTS", "OWN_CLASS_WEIGHTS", "knn_distance", "iforest_scores", "modality_knn", "modality_knn_distance",
+           "class_distances", "class_distance_score", "combine_outlier_scores"]
 
 #: Weights of the detectors in ``outlier_score`` (Fisher's method, see the module docstring).
 WEIGHTS: dict[str, float] = {"own_class": 1.0, "class": 0.15, "glosh": 0.05, "knn": 0.025, "iforest": 0.0}
@@ -52,14 +52,24 @@ def knn_distance(sim: np.ndarray) -> np.ndarray:
     return (1.0 - sim.astype(float)).mean(axis=1)
 
 
-def modality_knn_distance(x: np.ndarray, present: np.ndarray, k: int = 10) -> np.ndarray:
-    """kNN distance within the objects that have this modality; NaN for the others."""
+def modality_knn(x: np.ndarray, present: np.ndarray, k: int = 10, *, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """kNN distance within the objects that have this modality (NaN for the others), and how the kNN was made.
+
+    The second value is :func:`core.analysis.neighbors.knn_report`'s ``info`` (``{"method": None,
+    "n": ...}`` when fewer than two objects have the modality).
+    """
     out = np.full(len(x), np.nan)
     rows = np.flatnonzero(present)
+    info: dict = {"method": None, "n": int(len(rows))}
     if len(rows) > 1:
-        _, sim = knn(x[rows], k)
+        _, sim, info = knn_report(x[rows], k, seed=seed)
         out[rows] = knn_distance(sim)
-    return out
+    return out, info
+
+
+def modality_knn_distance(x: np.ndarray, present: np.ndarray, k: int = 10) -> np.ndarray:
+    """kNN distance within the objects that have this modality; NaN for the others."""
+    return modality_knn(x, present, k)[0]
 
 
 def iforest_scores(x: np.ndarray, *, seed: int = 0, n_estimators: int = 200) -> np.ndarray:

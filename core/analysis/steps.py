@@ -17,7 +17,7 @@ import numpy as np
 from core import schema
 from core.analysis import clustering, conditional, crossmodal, mislabels, outliers, projection, votes
 from core.analysis.embeddings import normalise_rows
-from core.analysis.neighbors import knn
+from core.analysis.neighbors import knn_report
 from core.analysis.scores import rank_normalise
 from core.analysis.similarity import build_index
 
@@ -102,11 +102,14 @@ def _clusters(ctx: Context) -> None:
 
 
 def _neighbours(ctx: Context) -> None:
-    emb, rows, k = ctx.emb, ctx.rows, ctx.params["k"]
-    ctx.data["idx"], ctx.data["sim"] = knn(emb.vectors[schema.FUSED][rows], k)
+    """kNN of the fused and the side-by-side space; how each was made goes to ``ctx.data["knn"]``."""
+    emb, rows, k, seed = ctx.emb, ctx.rows, ctx.params["k"], ctx.params["seed"]
+    made = ctx.data.setdefault("knn", {})
+    ctx.data["idx"], ctx.data["sim"], made[schema.FUSED] = knn_report(emb.vectors[schema.FUSED][rows], k, seed=seed)
     side = votes.side_by_side(emb.vectors, emb.present, emb.modalities)
     ctx.data["side"] = side
-    ctx.data["side_idx"], ctx.data["side_sim"] = knn(normalise_rows(side[rows]), k)
+    ctx.data["side_idx"], ctx.data["side_sim"], made["side_by_side"] = knn_report(normalise_rows(side[rows]), k,
+                                                                                  seed=seed)
 
 
 def _class_votes(ctx: Context) -> None:
@@ -180,7 +183,10 @@ def _outliers(ctx: Context) -> None:
     knn_fused = np.full(n, np.nan)
     knn_fused[rows] = outliers.knn_distance(ctx.data["sim"])
     k = min(ctx.params["k"], 10)
-    knn_mod = {m: outliers.modality_knn_distance(emb.vectors[m], emb.present[m], k=k) for m in emb.modalities}
+    knn_mod, made = {}, ctx.data.setdefault("knn", {})
+    for m in emb.modalities:
+        knn_mod[m], made[f"modality {m}"] = outliers.modality_knn(emb.vectors[m], emb.present[m], k=k,
+                                                                  seed=ctx.params["seed"])
     iso = np.full(n, np.nan)
     iso[rows] = outliers.iforest_scores(fused[rows], seed=ctx.params["seed"])
     class_part = outliers.class_distance_score(emb.vectors, emb.present, emb.modalities, ctx.y, ctx.probs)
