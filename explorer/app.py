@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import holoviews as hv
 import panel as pn
 
 from explorer.data import default_user, load_workspace, results_ready
-from explorer.state import ExplorerState
+from explorer.state import ExplorerState, frozen, one_message
 
-__all__ = ["build_app", "build_views"]
+__all__ = ["build_app", "build_views", "SessionViews", "ExplorerTemplate", "LAZY_TABS"]
 
 _COMPUTE_LOCK = threading.Lock()
 
@@ -28,13 +29,81 @@ ul.why { font-size: 12px; padding-left: 16px; }
 """
 
 
+class ExplorerTemplate(pn.template.BootstrapTemplate):
+    """Panel's BootstrapTemplate, its roots added to a new session's document in one go.
+
+    The template adds each of its parts (main, sidebar, header, modal, notifications...) as a root
+    of the document, and Bokeh walks every model of every root after each one (``recompute``): a
+    dozen walks of the whole page per new session. Under one ``models.freeze()`` it walks once,
+    when the document is complete (and before anything is sent to the browser).
+    """
+
+    def _init_doc(self, doc=None, comm=None, title=None, notebook=False, location=True):
+        """Panel's ``BasicTemplate._init_doc`` (same arguments and result) under ``doc.models.freeze()``."""
+        document = doc or pn.state.curdoc
+        if document is None:
+            return super()._init_doc(doc, comm, title, notebook, location)
+        with frozen(document):
+            return super()._init_doc(document, comm, title, notebook, location)
+
+
 def _extensions():
-    hv.extension("bokeh", logo=False)
+    """Load HoloViews' Bokeh backend (once per process: ~0.1 s each time) and Panel's extensions (per session)."""
+    if hv.Store.current_backend != "bokeh" or "bokeh" not in hv.Store.renderers:
+        hv.extension("bokeh", logo=False)
     pn.extension("tabulator", notifications=True, raw_css=[CSS])
 
 
-def build_views(data, *, user: str | None = None) -> dict:
-    """The state and every view of one session (no template); handy for tests and notebooks."""
+class SessionViews(Mapping):
+    """The state and views of one session by name; some are built the first time they are asked for.
+
+    Parameters
+    ----------
+    views : dict
+        Views built already.
+    factories : dict
+        Name -> callable returning the view; called once, on first ``views[name]``.
+    """
+
+    def __init__(self, views: dict, factories: dict):
+        self._views = dict(views)
+        self._factories = {k: f for k, f in factories.items() if k not in self._views}
+
+    def __getitem__(self, name):
+        if name not in self._views:
+            if name not in self._factories:
+                raise KeyError(name)
+            self._views[name] = self._factories.pop(name)()
+        return self._views[name]
+
+    def __iter__(self):
+        return iter([*self._views, *self._factories])
+
+    def __len__(self) -> int:
+        return len(self._views) + len(self._factories)
+
+    def built(self, name: str) -> bool:
+        """Whether the view ``name`` has been built yet."""
+        return name in self._views
+
+
+def build_views(data, *, user: str | None = None) -> SessionViews:
+    """The state and every view of one session (no template); handy for tests and notebooks.
+
+    Parameters
+    ----------
+    data : explorer.data.WorkspaceData
+        The shared workspace (:func:`explorer.data.load_workspace`).
+    user : str, optional
+        Who the session's decisions are by (default: :func:`explorer.data.default_user`).
+
+    Returns
+    -------
+    SessionViews
+        ``state``, ``map``, ``table``, ``filters``, ``inspector``, ``samp``, ``review``, ``flags``, then
+        ``clusters`` and ``subclasses``, which only their own tab shows: those two are built on first
+        access (a page builds them when their tab is first opened).
+    """
     from explorer.views.clusters import ClustersView
     from explorer.views.flags import FlagsView
     from explorer.views.inspector import Inspector
@@ -49,11 +118,47 @@ def build_views(data, *, user: str | None = None) -> dict:
     samp = SampControls(state=state, data=data)
     views = {"state": state, "map": MapView(state=state), "table": SelectionTable(state=state),
              "filters": filter_widgets(state), "inspector": Inspector(state=state, data=data, samp=samp),
-             "samp": samp,
-             "clusters": ClustersView(state=state), "review": ReviewView(state=state, data=data),
-             "flags": FlagsView(state=state, error=data.flag_error),
-             "subclasses": SubclassesView(state=state, data=data)}
-    return views
+             "samp": samp, "review": ReviewView(state=state, data=data),
+             "flags": FlagsView(state=state, error=data.flag_error)}
+    return SessionViews(views, {"clusters": lambda: ClustersView(state=state),
+                                "subclasses": lambda: SubclassesView(state=state, data=data)})
+
+
+#: The tabs after "Explore" (title -> what builds its content from the session's views): each is
+#: built the first time it is opened (``pn.Tabs(dynamic=True)`` defers only the Bokeh models).
+LAZY_TABS = {
+    "Clusters": lambda v: v["clusters"],
+    "Subclasses": lambda v: v["subclasses"],
+    "Flags & export": lambda v: pn.Column(v["flags"], v["samp"].button("flags"), sizing_mode="stretch_width"),
+}
+
+
+def _lazy_tabs(first, views) -> pn.Tabs:
+    """The page's tabs: ``first``, then :data:`LAZY_TABS`, each built and filled in when first shown.
+
+    Parameters
+    ----------
+    first : tuple
+        ``(title, content)`` of the tab shown at first.
+    views : SessionViews
+        The session's views, which build the other tabs' contents.
+
+    Returns
+    -------
+    panel.Tabs
+        ``dynamic=True`` tabs; each later tab holds an empty column until it is first opened.
+    """
+    holders = {title: pn.Column(sizing_mode="stretch_width") for title in LAZY_TABS}
+    tabs = pn.Tabs(first, *holders.items(), dynamic=True, sizing_mode="stretch_width")
+    pending = dict(enumerate(holders, start=1))
+
+    def fill(*_):
+        title = pending.pop(tabs.active, None)
+        if title is not None:
+            with one_message():
+                holders[title][:] = [LAZY_TABS[title](views)]
+    tabs.param.watch(fill, ["active"])
+    return tabs
 
 
 def _explorer_main(data, template_sidebar):
@@ -72,9 +177,7 @@ def _explorer_main(data, template_sidebar):
         pn.Column(review, v["flags"].controls(), v["inspector"], sizing_mode="stretch_width", min_width=300,
                   styles={"flex": "1 1 420px"}),
         sizing_mode="stretch_width", flex_wrap="wrap")
-    flags_tab = pn.Column(v["flags"], v["samp"].button("flags"), sizing_mode="stretch_width")
-    tabs = pn.Tabs(("Explore", explore), ("Clusters", v["clusters"]), ("Subclasses", v["subclasses"]),
-                   ("Flags & export", flags_tab), dynamic=True, sizing_mode="stretch_width")
+    tabs = _lazy_tabs(("Explore", explore), v)
     return tabs, v
 
 
@@ -124,11 +227,12 @@ def build_app(sky_path, workspace_path, *, title: str = "AstroM3 Explorer", prep
 
     Returns
     -------
-    panel.template.BootstrapTemplate
+    ExplorerTemplate
+        A :class:`panel.template.BootstrapTemplate`.
     """
     _extensions()
     # BootstrapTemplate: every resource is served locally (the Fast templates fetch Google fonts).
-    tmpl = pn.template.BootstrapTemplate(title=title, sidebar_width=280,
+    tmpl = ExplorerTemplate(title=title, sidebar_width=280,
                                          header_background="#0072B2", collapsed_sidebar=False)
     holder = pn.Column(sizing_mode="stretch_width")
     tmpl.main.append(holder)

@@ -10,13 +10,15 @@ flag store: they go through :meth:`ExplorerState.flag`, :meth:`~ExplorerState.cu
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import param
 
 from core import scores as registry
 
-__all__ = ["ExplorerState", "points_in_polygon", "headline_scores", "color_options", "PROJECTIONS",
+__all__ = ["ExplorerState", "one_message", "frozen", "points_in_polygon", "headline_scores", "color_options", "PROJECTIONS",
            "CATEGORIES", "FLAG_KINDS", "FLAG_COLUMNS"]
 
 PROJECTIONS = ("fused", "photometry", "spectra", "metadata")
@@ -25,6 +27,46 @@ CATEGORIES = ("label", "cluster", "flag")
 FLAG_KINDS = ("mislabel", "anomaly", "crossmatch", "subclass", "fine", "interesting")
 NO_FLAG = "none"
 FLAG_COLUMNS = ("id", "kind", "proposed_label", "subclass", "note", "user")
+
+
+@contextmanager
+def frozen(doc):
+    """Bokeh's ``doc.models.freeze()``, ended (one walk of the models) even when the block raises.
+
+    Bokeh's own context manager has no ``finally``: an exception inside leaves the document frozen
+    for good, and models added later never reach the browser.
+
+    Parameters
+    ----------
+    doc : bokeh.document.Document
+    """
+    freeze = doc.models.freeze()
+    freeze.__enter__()
+    try:
+        yield
+    finally:
+        freeze.__exit__(None, None, None)
+
+
+@contextmanager
+def one_message():
+    """Changes made inside go to the browser as one message, and Bokeh walks the page's models once.
+
+    ``pn.io.hold()`` combines the events; :func:`frozen` (inside the hold, so the walk comes before
+    the message is made) defers the walk of every model Bokeh does after each change of a model
+    reference: new children, and the stylesheets Panel gives a pane on its first update (five such
+    walks in a session's first focus). Outside a session only the hold applies.
+    """
+    import panel as pn
+    from panel.io import hold
+
+    doc = pn.state.curdoc
+    with hold():
+        if doc is None:
+            yield
+        else:
+            with frozen(doc):
+                yield
 
 
 def headline_scores(results: pd.DataFrame) -> tuple[str, ...]:
@@ -218,9 +260,7 @@ class ExplorerState(param.Parameterized):
         """Focus one object (``None`` clears); unknown ids raise ``KeyError``."""
         if object_id is not None and self.row_number(object_id) < 0:
             raise KeyError(f"object id {object_id!r} is not in the results")
-        from panel.io import hold
-
-        with hold():  # every view's reaction (inspector, map star) goes to the browser as one message
+        with one_message():  # every view's reaction (inspector, map star) goes to the browser as one message
             self.focus = None if object_id is None else str(object_id)
 
     def row_number(self, object_id: str | None) -> int:

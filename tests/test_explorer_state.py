@@ -268,3 +268,26 @@ def test_without_store_the_flag_table_is_empty(results):
     assert len(s.current_flags()) == 0 and list(s.current_flags().columns)[:2] == ["id", "kind"]
     with pytest.raises(RuntimeError):
         s.export("x.csv")
+
+
+def test_one_message_leaves_the_document_unfrozen_when_its_block_raises():
+    """Bokeh's freeze() stays frozen after an exception; the explorer's must not (models added later still count)."""
+    from bokeh.document import Document
+    from bokeh.models import Div
+    from panel.io.state import set_curdoc
+
+    from explorer.state import one_message
+
+    doc = Document()
+    with set_curdoc(doc):
+        with pytest.raises(RuntimeError):
+            with one_message():
+                raise RuntimeError("a focus that fails")
+        div = Div(text="later")
+        doc.add_root(div)
+        assert doc.get_model_by_id(div.id) is div and div.document is doc
+        with one_message():
+            inside = Div(text="inside")
+            doc.add_root(inside)
+            assert doc.get_model_by_id(inside.id) is None  # the walk waits for the end of the block
+        assert doc.get_model_by_id(inside.id) is inside

@@ -568,3 +568,73 @@ def test_inspector_plots_follow_the_focused_object(views):
         s = f.spec.x_range
         assert s.start <= spec.wavelength.min() + 1 and s.end >= spec.wavelength.max() - 1 and s.end > 1000
         assert (f.raw.x_range.reset_start, f.raw.x_range.reset_end) == (x.start, x.end)  # reset goes there too
+
+
+def test_tabs_after_explore_are_built_when_first_opened(data, tmp_path):
+    """Clusters, Subclasses and Flags & export are built the first time their tab is shown, once."""
+    import dataclasses
+
+    import panel as pn
+
+    from explorer.app import LAZY_TABS, _explorer_main
+
+    store = flag_store_for(tmp_path / "flags.sqlite", data.results)
+    try:
+        tabs, v = _explorer_main(dataclasses.replace(data, flag_store=store), pn.Column())
+        assert list(tabs._names) == ["Explore", *LAZY_TABS]
+        assert {"clusters", "subclasses", "flags"} <= set(v)  # every view is named, built or not
+        assert not v.built("clusters") and not v.built("subclasses") and v["flags"]._table is None
+        assert [len(tabs[i]) for i in (1, 2, 3)] == [0, 0, 0]
+        v["state"].flag("fine", "s00003")  # a flag before its table exists: read when it is built
+        tabs.active = 1
+        assert v.built("clusters") and not v.built("subclasses") and len(tabs[1]) == 1
+        shown = tabs[1][0]
+        tabs.active = 3
+        assert v["flags"]._table is not None and len(tabs[3]) == 1
+        assert v["flags"].table.value["id"].tolist() == ["s00003"]
+        v["state"].flag("anomaly", "s00004")  # a built table follows the flags
+        assert set(v["flags"].table.value["id"]) == {"s00003", "s00004"}
+        tabs.active = 1
+        tabs.active = 2
+        assert tabs[1][0] is shown and v.built("subclasses") and len(tabs[2]) == 1
+    finally:
+        store.close()
+
+
+def test_served_document_holds_every_model_of_its_roots(data):
+    """The template adds its roots under one freeze: the document still knows every model (no walk lost)."""
+    from bokeh.document import Document
+    from bokeh.models import Tabs
+    from panel.io.state import set_curdoc
+
+    from explorer.app import ExplorerTemplate, build_app
+
+    doc = Document()
+    with set_curdoc(doc):
+        tmpl = build_app(data.sky_path, data.workspace_path)
+        assert isinstance(tmpl, ExplorerTemplate)
+        tmpl.server_doc(doc)
+    known = {m.id for m in doc.models}
+    assert doc.roots and all({m.id for m in r.references()} <= known for r in doc.roots)
+    tabs = [m for m in doc.models if isinstance(m, Tabs)]
+    assert ["Explore", "Clusters", "Subclasses", "Flags & export"] in [[p.title for p in t.tabs] for t in tabs]
+    assert all(m.document is doc for m in doc.models)  # attached, so later changes reach the browser
+
+
+def test_inspector_waits_for_the_page_in_a_server_session(views, data, monkeypatch):
+    """In a served session the inspector (figures and all) is shown once the page is loaded (outside one, at once)."""
+    import panel as pn
+
+    from explorer.state import ExplorerState
+    from explorer.views.inspector import Inspector
+
+    assert views["inspector"]._figures is not None  # no server: onload runs at once
+    deferred = []  # what a server does with onload callbacks: run them once the page says it is drawn
+    monkeypatch.setattr(pn.state, "onload", lambda cb, threaded=False: deferred.append(cb))
+    insp = Inspector(state=ExplorerState(data.results), data=data)  # nothing focused yet
+    assert insp._figures is None and [type(o) for o in insp.__panel__()] == [pn.Spacer] and deferred
+    for cb in deferred:
+        cb()
+    shown = list(insp.__panel__())
+    assert insp._figures is not None and shown[0] is insp._title and insp._raw in shown and shown[-1] is insp._tabs
+    assert insp._pg_card.objects[0].object is insp.figures.pg

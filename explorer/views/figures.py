@@ -7,11 +7,12 @@ HoloViews re-rendering, no figure rebuilt in the browser. The ``*_data`` functio
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, Range1d, Span
+from bokeh.core.properties import field
+from bokeh.models import ColumnDataSource, GlyphRenderer, Line, Quad, Range1d, Scatter, Segment, Span, Text
 from bokeh.plotting import figure
 
 __all__ = ["SPECTRAL_LINES", "SPECTRAL_BANDS", "fold_phase", "first_epoch", "padded_range", "errorbar_data",
-           "lightcurve_data", "folded_data", "periodogram_data", "spectrum_data", "InspectorFigures"]
+           "lightcurve_data", "folded_data", "periodogram_data", "spectrum_data", "add_glyph", "InspectorFigures"]
 
 #: Rest-frame air wavelengths (Angstrom) of the lines marked on spectra.
 SPECTRAL_LINES: dict[str, float] = {
@@ -110,12 +111,26 @@ def _set_range(rng: Range1d, lo: float, hi: float) -> None:
     rng.update(start=lo, end=hi, reset_start=lo, reset_end=hi)
 
 
+def add_glyph(fig, source: ColumnDataSource, glyph) -> GlyphRenderer:
+    """Draw ``glyph`` from ``source`` on ``fig``: one renderer, its other glyphs left to BokehJS ("auto").
+
+    ``figure.scatter()`` and friends also make a nonselection and a muted copy of every glyph:
+    two more models per renderer to build, send and draw, for states these figures never enter
+    (no selection tools, no legend: not for the periodogram, whose tap tool selects).
+    """
+    renderer = GlyphRenderer(data_source=source, glyph=glyph)
+    fig.renderers.append(renderer)
+    return renderer
+
+
 def _errorbar_figure(title: str, xlabel: str, color: str, err_color: str, height: int, css: str):
     src = ColumnDataSource(errorbar_data([], [], []))
     fig = figure(title=title, height=height, sizing_mode="stretch_width", tools=TOOLS, x_range=Range1d(0, 1),
                  y_range=Range1d(0, 1), x_axis_label=xlabel, y_axis_label="magnitude", css_classes=[css])
-    fig.segment("x", "lo", "x", "hi", source=src, color=err_color, line_width=1)
-    fig.scatter("x", "y", source=src, size=3, color=color)
+    add_glyph(fig, src, Segment(x0=field("x"), y0=field("lo"), x1=field("x"), y1=field("hi"), line_color=err_color,
+                                line_width=1))
+    add_glyph(fig, src, Scatter(x=field("x"), y=field("y"), size=3, fill_color=color, line_color=color,
+                                hatch_color=color))
     return fig, src
 
 
@@ -136,6 +151,7 @@ class InspectorFigures:
                          sizing_mode="stretch_width", x_axis_type="log", tools="tap," + TOOLS,
                          x_range=Range1d(0.05, 1.0), y_range=Range1d(0, 1), x_axis_label="period (d)",
                          y_axis_label="power", css_classes=["periodogram"])
+        # figure's own line (with its nonselection glyph): a tap on the periodogram selects, unlike elsewhere
         self.pg.line("period", "power", source=self.pg_src, color="#0072B2")
         self.pg_mark = Span(location=None, dimension="height", line_color="#D55E00", line_dash="dashed",
                             line_width=2)
@@ -144,13 +160,18 @@ class InspectorFigures:
         self.spec = figure(title="No spectrum", height=240, sizing_mode="stretch_width", tools=TOOLS,
                            x_range=Range1d(0, 1), y_range=Range1d(0, 1), x_axis_label="wavelength (\u00c5)",
                            y_axis_label="flux", css_classes=["spectrum"])
-        self.spec.quad(left="left", right="right", bottom="bottom", top="top", color="color", alpha=0.18,
-                       line_alpha=0, source=self.spec_src["bands"])
-        self.spec.line("x", "y", source=self.spec_src["curve"], color="#333333", line_width=1)
-        self.spec.segment("x", "y0", "x", "y1", source=self.spec_src["lines"], color="#0072B2",
-                          line_dash="dotted", line_width=1)
-        self.spec.text("x", "y1", text="name", source=self.spec_src["lines"], angle=np.pi / 2,
-                       text_font_size="8pt", text_align="right", text_color="#0072B2")
+        add_glyph(self.spec, self.spec_src["bands"], Quad(
+            left=field("left"), right=field("right"), bottom=field("bottom"), top=field("top"),
+            fill_color=field("color"), line_color=field("color"), hatch_color=field("color"), fill_alpha=0.18,
+            hatch_alpha=0.18, line_alpha=0))
+        add_glyph(self.spec, self.spec_src["curve"], Line(x=field("x"), y=field("y"), line_color="#333333",
+                                                          line_width=1))
+        add_glyph(self.spec, self.spec_src["lines"], Segment(
+            x0=field("x"), y0=field("y0"), x1=field("x"), y1=field("y1"), line_color="#0072B2", line_dash="dotted",
+            line_width=1))
+        add_glyph(self.spec, self.spec_src["lines"], Text(
+            x=field("x"), y=field("y1"), text=field("name"), angle=np.pi / 2, text_font_size="8pt",
+            text_align="right", text_color="#0072B2"))
 
     def _show_errorbars(self, fig, src, data: dict, x_range, kind: str) -> None:
         src.data = data

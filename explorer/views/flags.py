@@ -86,16 +86,27 @@ class FlagsView(pn.viewable.Viewer):
         undo = pn.widgets.Button(name="undo", css_classes=["flag-undo"], disabled=not s.has_store)
         undo.on_click(lambda e: self.state.undo())
         self.buttons.append(undo)
-        self.table = pn.widgets.Tabulator(self.frame(), show_index=False, disabled=True, pagination="local",
-                                          page_size=10, sizing_mode="stretch_width", selectable=1,
-                                          formatters={c: {"type": "plaintext"} for c in TEXT_COLUMNS},
-                                          css_classes=["flags-table"])
-        self.table.on_click(self._clicked)
+        self._table = None  # the flags table: built when its tab is first shown (a page rarely opens it)
         self.download = pn.widgets.FileDownload(callback=self._export, filename="flags.csv", label="Export flags",
                                                 button_type="success", disabled=not s.has_store,
                                                 css_classes=["flags-export"])
         self.param.watch(self._format, ["export_format"])
-        s.param.watch(lambda e: setattr(self.table, "value", self.frame()), ["flags_version"])
+        s.param.watch(self._flags_changed, ["flags_version"])
+
+    @property
+    def table(self) -> pn.widgets.Tabulator:
+        """The current flags (:meth:`frame`), texts as plain text; a row click focuses the object."""
+        if self._table is None:
+            self._table = pn.widgets.Tabulator(self.frame(), show_index=False, disabled=True, pagination="local",
+                                               page_size=10, sizing_mode="stretch_width", selectable=1,
+                                               formatters={c: {"type": "plaintext"} for c in TEXT_COLUMNS},
+                                               css_classes=["flags-table"])
+            self._table.on_click(self._clicked)
+        return self._table
+
+    def _flags_changed(self, *_):
+        if self._table is not None:  # an unbuilt table reads the flags when it is built
+            self._table.value = self.frame()
 
     def frame(self) -> pd.DataFrame:
         """Current flags for display, texts as typed (the table shows them as plain text)."""

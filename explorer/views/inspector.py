@@ -21,7 +21,7 @@ from bokeh.events import Tap
 
 from core import scores as registry
 from explorer.data import object_data, range_lookup
-from explorer.state import ExplorerState
+from explorer.state import ExplorerState, one_message
 from explorer.views.figures import (SPECTRAL_BANDS, SPECTRAL_LINES, InspectorFigures, first_epoch,
                                     fold_phase)
 
@@ -30,6 +30,8 @@ __all__ = ["fold_phase", "periodogram", "SPECTRAL_LINES", "SPECTRAL_BANDS", "met
 
 #: Periodograms kept per session (recent focuses and prefetched suspects).
 PGRAM_CACHE = 16
+#: Pixels the inspector takes (title, figures, metadata tabs) before the page is loaded and it is shown.
+BODY_HEIGHT = 1150
 #: One background reader for every session's prefetches (the sky's readers are locked anyway).
 _PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="astrom3-prefetch")
 
@@ -234,21 +236,22 @@ class Inspector(pn.viewable.Viewer):
         self._title = pn.pane.Markdown("Focus an object (click the map or a table row).",
                                        sizing_mode="stretch_width", css_classes=["inspector-title"])
         self._links = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["inspector-links"])
-        self.figures = f = InspectorFigures()  # built once; a focus only sends new data
-        self._raw = pn.pane.Bokeh(f.raw, sizing_mode="stretch_width", min_height=220)
-        self._folded = pn.pane.Bokeh(f.folded, sizing_mode="stretch_width", min_height=220)
-        self._spec = pn.pane.Bokeh(f.spec, sizing_mode="stretch_width", min_height=240)
-        self._pg_card = pn.Card(pn.pane.Bokeh(f.pg, sizing_mode="stretch_width", min_height=180),
-                                title="Periodogram (computed when open)", collapsed=True,
+        self._figures = None  # InspectorFigures: built once (a focus only sends new data), see `figures`
+        self._pg_card = pn.Card(title="Periodogram (computed when open)", collapsed=True,
                                 sizing_mode="stretch_width", css_classes=["periodogram-card"])
-        f.pg.on_event(Tap, self._pg_clicked)
+        # the inspector goes on the page once it is loaded (it shows nothing before the first focus, which
+        # comes then too): a new session's first message has ~200 Bokeh models fewer to build, send and
+        # draw before the map; the spacer keeps its place
+        self._body = pn.Column(pn.Spacer(height=BODY_HEIGHT), sizing_mode="stretch_width",
+                               css_classes=["inspector-body"])
         self.meta_frame = metadata_frame(pd.Series(dtype=float), None, {}, [])
         self._meta = pn.pane.HTML(metadata_html(self.meta_frame), sizing_mode="stretch_width",
                                   css_classes=["inspector-meta"])
         self._neigh_hint = pn.pane.Markdown("Open this tab to load the neighbours.")
         self._votes = pn.pane.HTML("", sizing_mode="stretch_width")
         self._why = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["inspector-why"])
-        self._neigh = pn.Column(sizing_mode="stretch_width")
+        # the hint from the start: the first focus then changes no children (a walk of every model on the server)
+        self._neigh = pn.Column(self._neigh_hint, sizing_mode="stretch_width")
         self._period_row = pn.Row(
             pn.widgets.FloatInput.from_param(self.state.param.fold_period, name="Period (d)", width=130,
                                              css_classes=["period-input"]),
@@ -267,8 +270,31 @@ class Inspector(pn.viewable.Viewer):
                              ("Neighbours", pn.Column(space, self._neigh)), dynamic=False,
                              sizing_mode="stretch_width")
         self._tabs.param.watch(lambda e: self._draw_neighbours(), ["active"])
+        pn.state.onload(self._show_body)  # at once outside a server (tests, notebooks)
         if self.state.focus:
             self._refocus()
+
+    @property
+    def figures(self) -> InspectorFigures:
+        """The four Bokeh figures of this inspector, built on first use (at the latest once the page is loaded)."""
+        if self._figures is None:
+            self._figures = f = InspectorFigures()
+            self._raw = pn.pane.Bokeh(f.raw, sizing_mode="stretch_width", min_height=220)
+            self._folded = pn.pane.Bokeh(f.folded, sizing_mode="stretch_width", min_height=220)
+            self._spec = pn.pane.Bokeh(f.spec, sizing_mode="stretch_width", min_height=240)
+            self._pg_card.objects = [pn.pane.Bokeh(f.pg, sizing_mode="stretch_width", min_height=180)]
+            f.pg.on_event(Tap, self._pg_clicked)
+        return self._figures
+
+    def _show_body(self):
+        """Put the inspector on the page (in its spacer's place): one message, after the page's first."""
+        if self._body.objects and isinstance(self._body.objects[0], pn.Spacer):
+            self.figures  # noqa: B018 - builds them
+            head = [self._title, pn.Row(self._links, self.samp.point_button, sizing_mode="stretch_width")
+                    if self.samp is not None else self._links]
+            with one_message():
+                self._body[:] = [*head, self._raw, self._period_row, self._folded, self._pg_card, self._spec,
+                                 self._tabs]
 
     @staticmethod
     def _button(name, width, callback):
@@ -335,7 +361,7 @@ class Inspector(pn.viewable.Viewer):
     def _refocus(self, *_):
         if self.state.focus is None:
             return
-        with pn.io.hold():  # one message to the browser for the whole inspector
+        with one_message():  # one message to the browser for the whole inspector
             self._draw_focus()
 
     def _draw_focus(self):
@@ -411,7 +437,4 @@ class Inspector(pn.viewable.Viewer):
         self._neigh[:] = rows or [pn.pane.Markdown("no neighbours")]
 
     def __panel__(self):
-        head = [self._title, pn.Row(self._links, self.samp.point_button, sizing_mode="stretch_width")
-                if self.samp is not None else self._links]
-        return pn.Column(*head, self._raw, self._period_row, self._folded, self._pg_card, self._spec,
-                         self._tabs, sizing_mode="stretch_width")
+        return self._body

@@ -22,7 +22,7 @@ import param
 from panel.custom import JSComponent
 
 from core import scores as registry
-from explorer.state import ExplorerState
+from explorer.state import ExplorerState, one_message
 
 __all__ = ["review_queue", "next_html", "KeyListener", "ReviewView", "SHORTCUTS", "TARGET_OF_SCORE"]
 
@@ -138,7 +138,8 @@ class ReviewView(pn.viewable.Viewer):
 
     def _start(self):
         if self.state.focus is None and self.current is not None:
-            self._show(focus=True)
+            with one_message():  # the page's first focus: one message, one walk of its models
+                self._show(focus=True)
 
     @property
     def score(self) -> str | None:
