@@ -260,8 +260,8 @@ class ReviewSession:
 
     def __init__(self, workspace, *, sky=None, target: str = "anomaly", user: str, store=None,
                  shared: bool = False, ridge: float | None = None, neighbours: int = 10,
-                 neighbour_weight: float | None = None, label_weight: float | None = None, n_directions: int = 16, learn: bool = True,
-                 balanced: bool = True, seed: int = 0):
+                 neighbour_weight: float | None = None, label_weight: float | None = None,
+                 n_directions: int = 16, learn: bool = True, balanced: bool = True, seed: int = 0):
         from core.sky import Sky, open_sky
         from core.workspace import Workspace
 
