@@ -12,7 +12,8 @@ as BokehJS does), and the server's work on that (Panel's onload callbacks) is ti
 up to the drawn page and after it printed and kept; their times are not in the figures.
 
 Writes benchmarks/results/explorer_session_build.md and .json (``--label`` names the run: the
-file keeps one entry per label, e.g. ``before`` and ``after``).
+file keeps one entry per label, e.g. ``before`` and ``after``); the hand-written
+``explorer_session_build_notes.md`` beside them is appended to the .md (``--render`` rewrites it).
 
     python benchmarks/bench_session_build.py [--sky /tmp/astrom3-demo/sky20k-s0
         --workspace /tmp/astrom3-demo/ws20k-s0] [--sessions 7] [--profile 3] [--label after]
@@ -214,13 +215,15 @@ def top_costs(stats: pstats.Stats, sessions: int, limit: int = 40) -> list[dict]
 
 
 def key_costs(stats: pstats.Stats, sessions: int) -> list[dict]:
-    """:data:`KEY_COSTS` found in ``stats``, per profiled session."""
+    """:data:`KEY_COSTS` found in ``stats``, per profiled session (of same-named functions in a file, the
+    outermost: the one with the largest cumulative time, e.g. a template's ``_init_doc`` calling its base's)."""
     rows = []
     for what, file, name in KEY_COSTS:
-        hits = [(v[1], v[3]) for (f, _line, n), v in stats.stats.items() if n == name and _short(f) == file]
+        hits = [(v[3], v[1]) for (f, _line, n), v in stats.stats.items() if n == name and _short(f) == file]
         if hits:
-            rows.append({"function": f"{what}: {file}({name})", "calls": sum(c for c, _ in hits) / sessions,
-                         "cumulative_s": sum(t for _, t in hits) / sessions, "own_s": None})
+            cumulative, calls = max(hits)
+            rows.append({"function": f"{what}: {file}({name})", "calls": calls / sessions,
+                         "cumulative_s": cumulative / sessions, "own_s": None})
     return rows
 
 
@@ -297,7 +300,12 @@ def main(argv=None) -> int:
     ap.add_argument("--label", default="current", help="name of this run in the results file")
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder of explorer_session_build.md/.json")
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json (e.g. after the notes)")
     args = ap.parse_args(argv)
+    if args.render:
+        results = json.loads((args.results / "explorer_session_build.json").read_text())
+        (args.results / "explorer_session_build.md").write_text(markdown(results, args.results))
+        return 0
     cond = conditions()
     runs, profiles = serve_and_measure(args.sky, args.workspace, max(2, args.sessions), args.profile)
     res = {**summary(runs), "conditions": cond, "sky": args.sky, "workspace": args.workspace}
