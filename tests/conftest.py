@@ -51,17 +51,52 @@ def handmade_sky(tmp_path):
     return write_sky(tmp_path / "sky", objects, lcs, spectra)
 
 
-@pytest.fixture
-def hub(tmp_path, monkeypatch):
-    """astropy's SAMPHubServer on 127.0.0.1 (no web profile, a temp lockfile and HOME); yields the lockfile."""
+def race_free_hub_class():
+    """astropy's ``SAMPHubServer`` with its call-and-wait race closed (astropy issue 7985).
+
+    The hub registers a synchronous call's message id only after it has started the thread that
+    delivers the call; a recipient that answers at once (a refusal needs no I/O) can reply before
+    that, and the hub drops the reply: the caller waits out its timeout ("Timeout expired!", a CI
+    failure here). This hub registers the id when it is made and never lets the late registration
+    overwrite a reply that came first. Everything else is astropy's own hub.
+    """
     from core.samp import _samp
 
+    class _Replies(dict):
+        def __setitem__(self, msg_id, response):
+            if response is None and self.get(msg_id) is not None:
+                return  # the reply came before the hub's own registration: keep it
+            super().__setitem__(msg_id, response)
+
+    class RaceFreeHub(_samp().SAMPHubServer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._sync_msg_ids_heap = _Replies()
+
+        def _get_new_hub_msg_id(self, sender_public_id, sender_msg_id):
+            msg_id = super()._get_new_hub_msg_id(sender_public_id, sender_msg_id)
+            if sender_msg_id == "samp::sync::call":
+                self._sync_msg_ids_heap[msg_id] = None
+            return msg_id
+
+    return RaceFreeHub
+
+
+@pytest.fixture
+def hub_server(tmp_path, monkeypatch):
+    """A running hub on 127.0.0.1 (no web profile, a temp lockfile and HOME); yields the server."""
     lock = tmp_path / "hub.samp"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lock.as_uri()}")
-    server = _samp().SAMPHubServer(addr="127.0.0.1", lockfile=str(lock), web_profile=False, timeout=300,
+    server = race_free_hub_class()(addr="127.0.0.1", lockfile=str(lock), web_profile=False, timeout=300,
                                    mode="single")
     server.start(wait=False)
-    yield lock
+    yield server
     server.stop()
     assert not lock.exists()
+
+
+@pytest.fixture
+def hub(hub_server, tmp_path):
+    """The running hub's lockfile (see :func:`hub_server`)."""
+    return tmp_path / "hub.samp"

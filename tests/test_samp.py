@@ -264,3 +264,25 @@ def test_cli_without_hub(sky_ws, tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("astrom3: error: no SAMP hub is running")
     assert "start TOPCAT or Aladin" in err and "samp_hub" in err
+
+
+def test_an_instant_refusal_reaches_the_caller_however_late_the_hub_registers_the_call(hub_server, link, topcat):
+    """The hub fixture keeps a reply that beats the hub's own registration of the call (astropy issue 7985).
+
+    Widened here to a second between the hub starting delivery and registering the call: astropy's
+    hub as it is drops the refusal and the caller times out (the CI failure this closes).
+    """
+    import time
+
+    deliver = hub_server._call
+
+    def late_registration(*args, **kwargs):
+        msg_id = deliver(*args, **kwargs)
+        time.sleep(1.0)
+        return msg_id
+
+    hub_server._call = late_registration
+    me = topcat.id_of("AstroM3 Explorer")
+    reply = topcat.client.call_and_wait(me, {"samp.mtype": "table.load.votable",
+                                             "samp.params": {"url": "http://example.org/t.xml"}}, "5")
+    assert reply["samp.status"] == "samp.error" and "refusing table URL" in reply["samp.error"]["samp.errortxt"]
