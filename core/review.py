@@ -21,7 +21,8 @@ How the ranking learns (chosen by measurement, see ``benchmarks/results/active.m
   label), whose weights start at the prior (the static score alone) and are pulled from it by the
   decisions (a ridge penalty towards the prior: few decisions move it a little);
 * a neighbour term: a decision raises (target found) or lowers (``fine``) the score of its nearest
-  neighbours in the fused embedding;
+  neighbours in the fused embedding (or the session's own standardised features: objects odd in
+  the same way); for anomalies how far a verdict carries is itself learned from the decisions;
 * for label errors: a confirmed or corrected label becomes a *trusted* label; its neighbours' label
   votes update their suggested label and their label-error score.
 
@@ -61,8 +62,18 @@ class Target:
     labelled_only: bool = False
     #: Default pull of the learned weights towards the prior, and of the neighbour terms (see ReviewSession).
     ridge: float = 0.1
+    #: Weight of the neighbour term (logit units at cosine similarity 1): raised near found targets,
+    #: lowered near ``fine``. With ``learn_neighbours`` it is where the two weights start, and the
+    #: decisions move them (pull ``neighbour_ridge``): how far a verdict carries to its neighbours
+    #: is learned from whether neighbours of decided objects got the same verdict.
     neighbour_weight: float = 1.0
+    learn_neighbours: bool = False
+    neighbour_ridge: float = 1.0
     label_weight: float = 1.0
+    #: Where a decision's near neighbours are looked up for the neighbour term: ``"features"`` (the
+    #: session's own standardised features: what the astronomer's decisions are about) or ``"fused"``
+    #: (the fused embedding). Trusted labels always vote through the fused embedding.
+    neighbour_space: str = "fused"
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -78,7 +89,12 @@ TARGETS: dict[str, Target] = {
     # kinds) steer the queue away from the other kinds, 30 of the first 100 steps behind the static
     # ranking on sky 2; with 10, 13 steps and one star at most, and more found at 100 on all three
     # skies (63 / 71 / 63 against 53 / 52 / 49); planted CRTS Cepheids 94 at 100 (96 with 0.1).
-    "anomaly": Target("outlier_score", "anomaly", ridge=10.0),
+    # The neighbour term's two weights learned from the decisions (were fixed at +1 / -1): planted
+    # CRTS Cepheids 96 / 97 / 96 found at 100 (were 94 / 94 / 93), demo skies 63 / 72 / 67 (were
+    # 63 / 70 / 64) and 5 / 0 / 1 steps of 100 behind the static ranking (were 12 / 4 / 2); neighbours
+    # in the session's own features ("features", "both") found 97 on CRTS but fell further behind
+    # on the demo skies (up to 28 steps, 7 stars): benchmarks/bench_active.py, CHOICE.
+    "anomaly": Target("outlier_score", "anomaly", ridge=10.0, neighbour_weight=0.0, learn_neighbours=True),
     # On planted CRTS flips the static ranking is 97 % precise in its first 100, and flips are not
     # clustered: learned weights (ridge 0.1: 90 found), the neighbour term (78) and the full label
     # term (87) only cost finds. So the session stays near the prior (ridge 100, no neighbour term)
@@ -188,19 +204,28 @@ def review_features(results: pd.DataFrame, target: str, *, objects: pd.DataFrame
     return x.astype(np.float32), names
 
 
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` with every column standardised and every row scaled to unit length (float32, for cosine)."""
+    z = np.asarray(x, np.float32)
+    sd = z.std(axis=0)
+    z = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    norm = np.linalg.norm(z, axis=1, keepdims=True)
+    return np.ascontiguousarray(z / np.where(norm > 0, norm, 1.0), dtype=np.float32)
+
+
 def _fit_toward_prior(x: np.ndarray, y: np.ndarray, w0: np.ndarray, ridge: float,
                       max_iter: int = 30, balanced: bool = True) -> tuple[np.ndarray, float]:
-    """Logistic weights ``w`` and intercept minimising balanced log-loss + ridge * |w - w0|^2 / 2.
+    """Logistic weights ``w`` and intercept minimising balanced log-loss + sum(ridge * (w - w0)^2) / 2.
 
-    Damped Newton steps (the problem is small: decisions x features), deterministic; the intercept
-    has a weak pull towards 0 so that a set of only one kind of decision still has a finite optimum.
+    ``ridge`` is one pull for every weight or one per weight. Damped Newton steps (the problem is
+    small: decisions x features), deterministic; the intercept has a weak pull towards 0 so that a
+    set of only one kind of decision still has a finite optimum.
     """
     n_pos, n_neg = max(y.sum(), 1.0), max((1 - y).sum(), 1.0)
     sw = np.where(y == 1, 0.5 / n_pos, 0.5 / n_neg) * len(y) if balanced else np.ones(len(y))
     xa = np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
     centre = np.append(w0, 0.0)
-    reg = np.full(len(centre), float(ridge))
-    reg[-1] = 1e-3
+    reg = np.append(np.broadcast_to(np.asarray(ridge, float), (len(w0),)), 1e-3)
 
     def loss(theta):
         z = xa @ theta
@@ -249,8 +274,14 @@ class ReviewSession:
         Pull of the learned weights towards the prior (larger = learns more slowly); default the
         target's (:data:`TARGETS`, chosen by measurement: ``benchmarks/results/active.md``).
     neighbours, neighbour_weight : int, float
-        How many fused-embedding neighbours a decision moves, and by how much (logit units at
-        cosine similarity 1); ``neighbour_weight`` defaults to the target's.
+        How many neighbours a decision moves, and by how much (logit units at cosine similarity
+        1); ``neighbour_weight`` defaults to the target's.
+    learn_neighbours : bool, optional
+        Learn the neighbour term's two weights (near found targets, near ``fine``) from the
+        decisions, starting at ``neighbour_weight``; default the target's.
+    neighbour_space : {'features', 'fused', 'both'}, optional
+        Where those neighbours are looked up: the session's standardised features or the fused
+        embedding; default the target's (:attr:`Target.neighbour_space`).
     label_weight : float, optional
         How far a trusted label moves its neighbours' label-error scores (logit units per unit of
         vote); default the target's.
@@ -261,6 +292,7 @@ class ReviewSession:
     def __init__(self, workspace, *, sky=None, target: str = "anomaly", user: str, store=None,
                  shared: bool = False, ridge: float | None = None, neighbours: int = 10,
                  neighbour_weight: float | None = None, label_weight: float | None = None,
+                 neighbour_space: str | None = None, learn_neighbours: bool | None = None,
                  n_directions: int = 16, learn: bool = True, balanced: bool = True, seed: int = 0):
         from core.sky import Sky, open_sky
         from core.workspace import Workspace
@@ -273,6 +305,8 @@ class ReviewSession:
         self.neighbour_weight = float(t.neighbour_weight if neighbour_weight is None else neighbour_weight)
         self.label_weight = float(t.label_weight if label_weight is None else label_weight)
         self.k = int(neighbours)
+        self.learn_neighbours = bool(t.learn_neighbours if learn_neighbours is None else learn_neighbours)
+        self._neighbour_ridge = float(t.neighbour_ridge)
         self.balanced = bool(balanced)
         ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
         if not ws.results_path.exists():
@@ -302,7 +336,14 @@ class ReviewSession:
             self._eligible = pd.notna(self.labels)
         self._prior_suggestion = (res["suggested_label"].to_numpy(dtype=object) if "suggested_label" in res
                                   else np.full(len(res), None, dtype=object))
-        self._nbr_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.neighbour_space = str(t.neighbour_space if neighbour_space is None else neighbour_space)
+        if self.neighbour_space not in ("features", "fused", "both"):
+            raise ReviewError(f"neighbour_space {self.neighbour_space!r} is not 'features', 'fused' or 'both'")
+        self._near_spaces = ("features", "fused") if self.neighbour_space == "both" else (self.neighbour_space,)
+        self._near_w0 = np.tile([self.neighbour_weight, -self.neighbour_weight], len(self._near_spaces))
+        self.neighbour_weights = self._near_w0.copy()
+        self._spaces: dict[str, np.ndarray | None] = {"fused": self._fused}   # "features" built when first asked
+        self._nbr_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         self._skipped: list[int] = []
         self._history: list[tuple[str, str]] = []     # (id, kind) decided in this session, in order
         self.store = store if store is not None else self._open_store(ws, sky)
@@ -357,50 +398,72 @@ class ReviewSession:
         self._decided = decided
         self._update()
 
-    def _neighbours(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        if row not in self._nbr_cache:
-            if self._fused is None or self.k <= 0:
-                self._nbr_cache[row] = (np.zeros(0, int), np.zeros(0))
+    def _neighbours(self, row: int, space: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest rows to ``row`` and their cosine similarities (clipped to [0, 1]).
+
+        ``space`` is ``"features"`` or ``"fused"``; default the (first) space of :attr:`neighbour_space`.
+        """
+        space = self._near_spaces[0] if space is None else space
+        key = (space, int(row))
+        if key not in self._nbr_cache:
+            if space not in self._spaces:
+                self._spaces[space] = _unit_rows(self.features)
+            matrix = self._spaces[space]
+            if matrix is None or self.k <= 0:
+                self._nbr_cache[key] = (np.zeros(0, int), np.zeros(0))
             else:
                 from core.analysis.similarity import top_k
 
-                idx, s = top_k(self._fused, self._fused[row], self.k, exclude_row=row)
-                self._nbr_cache[row] = (idx, np.clip(s, 0, 1))
-        return self._nbr_cache[row]
+                idx, s = top_k(matrix, matrix[row], self.k, exclude_row=row)
+                self._nbr_cache[key] = (idx, np.clip(s, 0, 1))
+        return self._nbr_cache[key]
 
     def _update(self) -> None:
         """Recompute the scores from the decided set (a pure function of it)."""
         rows = np.array(sorted(self._decided), dtype=int)
         positive = TARGETS[self.target].positive
         y = np.array([self._decided[r][0] == positive for r in rows], dtype=float)
-        self.weights, self.intercept = self._w0.copy(), 0.0
+        near = self._near_decided(rows, y) if self.learn else np.zeros((len(self.ids), len(self._near_w0)),
+                                                                        np.float32)
+        w0 = np.append(self._w0, self._near_w0)
+        self.weights, self.neighbour_weights, self.intercept = self._w0.copy(), self._near_w0.copy(), 0.0
         if self.learn and len(rows):
-            self.weights, self.intercept = _fit_toward_prior(self.features[rows], y, self._w0, self.ridge,
-                                                                balanced=self.balanced)
+            x, ridge = self.features[rows], np.full(len(self._w0), self.ridge)
+            if self.learn_neighbours:
+                x = np.hstack([x, near[rows]])
+                ridge = np.append(ridge, np.full(len(self._near_w0), self._neighbour_ridge))
+            w, self.intercept = _fit_toward_prior(x, y, w0[:x.shape[1]], ridge, balanced=self.balanced)
+            self.weights = w[:len(self._w0)]
+            if self.learn_neighbours:
+                self.neighbour_weights = w[len(self._w0):]
         logit = self.features @ self.weights.astype(np.float32) + self.intercept
         if self.learn:
-            logit = logit + self._neighbour_term(rows, y)
+            logit = logit + near @ self.neighbour_weights.astype(np.float32)
         self._trusted_votes(rows)
         if self.learn and self.target == "mislabel":
             logit = logit + self._label_term()
         self._logit = np.asarray(logit, float)
 
-    def _neighbour_term(self, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Raise (target found) or lower (``fine``) the decided objects' neighbours, by similarity.
+    def _near_decided(self, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each object's summed similarity to the decided objects it neighbours: (n, 2 per space).
 
-        For label errors only the neighbours carrying the same given label move: the neighbours of
+        The two columns of a space are "near a found target" and "near a ``fine``".
+
+        For label errors only the neighbours carrying the same given label count: the neighbours of
         a star labelled RRAB that is really an RRC are mostly correctly labelled RRCs, and only the
-        other "RRAB"s among them share its error.
+        other "RRAB"s among them share its error. A decided object is never its own neighbour, so
+        its own row says how its decided neighbours were judged (what the learned weights fit).
         """
-        adj = np.zeros(len(self.ids))
+        near = np.zeros((len(self.ids), len(self._near_w0)), np.float32)
         same_label = self.target == "mislabel"
-        for r, yi in zip(rows, y):
-            idx, sim = self._neighbours(int(r))
-            if same_label:
-                keep = self.labels[idx] == self.labels[int(r)]
-                idx, sim = idx[keep], sim[keep]
-            np.add.at(adj, idx, (1.0 if yi else -1.0) * self.neighbour_weight * sim)
-        return adj
+        for j, space in enumerate(self._near_spaces):
+            for r, yi in zip(rows, y):
+                idx, sim = self._neighbours(int(r), space)
+                if same_label:
+                    keep = self.labels[idx] == self.labels[int(r)]
+                    idx, sim = idx[keep], sim[keep]
+                np.add.at(near[:, 2 * j + (0 if yi else 1)], idx, sim.astype(np.float32))
+        return near
 
     def _trusted_votes(self, rows: np.ndarray) -> None:
         """Trusted labels (confirmed ``fine`` or corrected ``mislabel``) and their neighbours' votes."""
@@ -413,7 +476,7 @@ class ReviewSession:
                 trusted[int(r)] = str(self.labels[r])
         votes: dict[int, dict[str, float]] = {}
         for r, lab in trusted.items():
-            idx, sim = self._neighbours(r)
+            idx, sim = self._neighbours(r, "fused")
             for j, s in zip(idx.tolist(), sim.tolist()):
                 votes.setdefault(j, {}).setdefault(lab, 0.0)
                 votes[j][lab] += s
@@ -527,5 +590,7 @@ class ReviewSession:
 
     def explain(self, top: int = 5) -> pd.Series:
         """The features whose learned weights moved most from the prior (weight - prior weight)."""
-        d = pd.Series(self.weights - self._w0, index=self.feature_names)
+        near = [f"near {v} ({sp})" for sp in self._near_spaces for v in ("found", "fine")]
+        d = pd.Series(np.append(self.weights - self._w0, self.neighbour_weights - self._near_w0),
+                      index=[*self.feature_names, *near])
         return d.iloc[np.argsort(-np.abs(d.to_numpy()), kind="stable")[:top]]

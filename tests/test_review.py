@@ -143,7 +143,9 @@ def test_two_users_each_learn_from_their_own_and_see_the_others_flags(planted):
 
 
 def test_learning_finds_more_than_the_static_ranking(planted):
-    steps = 30
+    # 45 steps: the neighbour term's weights start at zero and are learned from the decisions
+    # (with the old fixed weight, 30 steps showed the same margin)
+    steps = 45
     pos = planted["truth"]["anomaly_kind"].notna()
     res = pd.read_parquet(Workspace(planted["ws"]).results_path)
     static = int(pos.reindex(res.nlargest(steps, "outlier_score")["id"].astype(str)).sum())
@@ -265,3 +267,50 @@ def test_mislabel_neighbour_term_moves_only_neighbours_with_the_same_given_label
     same = (lab[nbrs] == lab[oid]).to_numpy()
     assert same.any() and (~same).any()
     assert moved[same].all() and not moved[~same].any()
+
+
+def test_anomaly_neighbours_are_looked_up_in_the_sessions_own_features(planted):
+    """'fine' lowers, 'anomaly' raises the objects nearest in the session's standardised features."""
+    s = ReviewSession(planted["ws"], sky=planted["sky"], target="anomaly", user="ana", neighbour_space="features")
+    assert s.neighbour_space == "features"
+    assert ReviewSession(planted["ws"], target="anomaly", user="x").neighbour_space == "fused"  # the default
+    oid = s.next()
+    row = s._row.get_loc(oid)
+    feat_idx, feat_sim = s._neighbours(row)
+    fused_idx, _ = s._neighbours(row, "fused")
+    assert set(feat_idx) != set(fused_idx)
+    # the feature-space neighbours are the rows of highest cosine similarity of the standardised features
+    z = (s.features - s.features.mean(axis=0)) / np.where(s.features.std(axis=0) > 0, s.features.std(axis=0), 1)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    cos = z @ z[row]
+    cos[row] = -np.inf
+    np.testing.assert_array_equal(np.sort(feat_idx), np.sort(np.argsort(-cos, kind="stable")[:s.k]))
+    np.testing.assert_allclose(feat_sim, np.clip(cos[feat_idx], 0, 1), atol=1e-5)
+    before = s.ranking()
+    s.decide(oid, "fine")
+    after = s.ranking()
+    moved = (after - before[after.index])
+    shift = moved.median()
+    nbrs = [i for i in s.ids[feat_idx] if i in after.index and feat_sim[list(s.ids[feat_idx]).index(i)] > 0.2]
+    assert nbrs and (moved[nbrs] < shift - 1e-6).all()
+    both = ReviewSession(planted["ws"], sky=planted["sky"], target="anomaly", user="bo", neighbour_space="both")
+    assert both.neighbour_weights.shape == (4,)
+    np.testing.assert_array_equal(both._neighbours(row, "fused")[0], fused_idx)
+    with pytest.raises(ReviewError, match="neighbour_space 'umap' is not"):
+        ReviewSession(planted["ws"], sky=planted["sky"], target="anomaly", user="cy", neighbour_space="umap")
+
+
+def test_how_far_a_verdict_carries_to_neighbours_is_learned(planted):
+    """The neighbour term's weights start at zero and follow the decisions: on this sky the planted
+    anomalies sit near each other, so 'near a found anomaly' becomes a reason to rank higher."""
+    s = ReviewSession(planted["ws"], sky=planted["sky"], target="anomaly", user="ana")
+    assert s.learn_neighbours and s.neighbour_weights.tolist() == [0.0, 0.0]
+    _review(s, planted["truth"], 45)
+    near_found, near_fine = s.neighbour_weights
+    assert near_found > 0.3 and near_fine < 0, s.neighbour_weights
+    assert any(n.startswith("near found") for n in s.explain(80).index)
+    again = ReviewSession(planted["ws"], sky=planted["sky"], target="anomaly", user="ana")
+    np.testing.assert_array_equal(again.neighbour_weights, s.neighbour_weights)
+    fixed = ReviewSession(planted["ws"], sky=planted["sky"], target="anomaly", user="ana", learn_neighbours=False,
+                          neighbour_weight=1.0)
+    assert fixed.neighbour_weights.tolist() == [1.0, -1.0]
