@@ -107,7 +107,7 @@ where the queue had found fewer than the static ranking, and by how many stars a
 | fixed +1 / -1, the session's own features | 97 / 97 / 97 | 70 (14, max 3) | 71 (16, max 2) | 63 (0) |
 | learned, own features | 97 / 97 / 97 | 70 (7, max 1) | 68 (0) | 63 (28, max 7) |
 | learned, both spaces (four weights) | 97 / 97 / 97 | 72 (8, max 2) | 66 (9, max 3) | 67 (0) |
-| AAD on the session's features (coniferest, for scale) | 98 / 94 / 95 | | | |
+| AAD on the session's features (coniferest, for scale) | 97 / 94 / 95 | 61 (27 behind) | 62 (20) | 53 (27) |
 
 *Learned*: the two weights of the neighbour term (near a found anomaly, near a `fine`) start at 0 and
 are fitted with the feature weights (pull 1 towards 0), so the decisions say how far a verdict
