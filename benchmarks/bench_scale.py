@@ -63,6 +63,13 @@ def query_ms(ws: Path, n_queries: int = 50) -> dict:
     return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95))}
 
 
+def analyze_timings(ws: Path) -> dict:
+    """Seconds of each ``analyze`` step, as the results file records them."""
+    from core.workspace import read_parquet_meta
+
+    return {k: round(v, 1) for k, v in read_parquet_meta(ws / "results.parquet").get("timings", {}).items()}
+
+
 def measure(n: int, root: Path, fresh: bool) -> dict:
     """Every step at size ``n`` (skipping finished ones unless ``fresh``)."""
     sky, ws = root / f"sky-{n}", root / f"ws-{n}"
@@ -71,7 +78,8 @@ def measure(n: int, root: Path, fresh: bool) -> dict:
     cmds = {"simulate": ["simulate", str(sky), "--n", str(n), "--seed", "0"],
             "embed": ["embed", str(sky), "-w", str(ws), "--checkpoint", "demo"],
             "analyze": ["analyze", str(sky), "-w", str(ws), "--force"]}
-    rec: dict = {"n": n, "steps": {}}
+    rec: dict = {"n": n, "steps": {}, "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 "load_average_at_start": [round(v, 2) for v in os.getloadavg()]}
     prev = _load().get(str(n), {}).get("steps", {})
     for step in STEPS:
         if done[step] and not fresh and step in prev:
@@ -81,6 +89,7 @@ def measure(n: int, root: Path, fresh: bool) -> dict:
         r = run_step(cmds[step])
         rec["steps"][step] = {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
         print(f"n={n:>8,} {step:9s} {r['seconds']:8.1f} s  peak {r['peak_mb']:7.0f} MB", flush=True)
+    rec["analyze_steps"] = analyze_timings(ws)
     rec["query"] = {k: round(v, 2) for k, v in query_ms(ws).items()}
     print(f"n={n:>8,} similar() median {rec['query']['median_ms']:.1f} ms, p95 {rec['query']['p95_ms']:.1f} ms")
     return rec
@@ -116,7 +125,14 @@ def markdown(doc: dict) -> str:
                      f"{s['analyze']['seconds']:.0f} | {ea:.0f} | {1000 * ea / r['n']:.2f} | "
                      f"{s['simulate']['peak_mb']:.0f} / {s['embed']['peak_mb']:.0f} / {s['analyze']['peak_mb']:.0f} | "
                      f"{r['query']['median_ms']:.1f} / {r['query']['p95_ms']:.1f} |")
-    lines += ["", "![seconds per step, log-log](scale.png)", ""]
+    lines += ["", "![seconds per step, log-log](scale.png)", "", "## Where analyze's time goes (seconds)", ""]
+    names = list(dict.fromkeys(k for r in sizes for k in r.get("analyze_steps", {})))
+    if names:
+        lines += ["| step | " + " | ".join(f"{r['n']:,}" for r in sizes) + " |",
+                  "|---|" + "---|" * len(sizes)]
+        lines += [f"| {k} | " + " | ".join(str(r.get("analyze_steps", {}).get(k, "–")) for r in sizes) + " |"
+                  for k in names]
+        lines.append("")
     return "\n".join(lines)
 
 
