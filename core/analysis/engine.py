@@ -7,7 +7,8 @@ up to ``neighbors.EXACT_MAX_ROWS`` objects, a seeded approximate graph above; th
 out-of-fold class votes per space, label-error scores, outlier scores, cross-modal scores, the
 registered scores with their own ``compute`` (:mod:`core.scores`), the similarity index; then
 ``results.parquet`` recorded in the workspace manifest with the fingerprints of its inputs; a rerun
-with the same inputs is a no-op.
+with the same inputs is a no-op. Each finished step is saved (:mod:`core.analysis.checkpoints`), so a
+run that was interrupted (Ctrl-C, SIGTERM, a lost machine) resumes after its last finished step.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from core import schema
 from core.analysis import clustering, crossmodal, mislabels, outliers, projection
+from core.analysis.checkpoints import StepCheckpoints
 from core.analysis.embeddings import load_embeddings, normalise_rows
 from core.analysis.results import assemble_results, write_results
 from core.analysis.similarity import INDEX_DIR
@@ -96,7 +98,7 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     folds : int
         Folds of the out-of-fold classifiers.
     force : bool
-        Recompute even if results are fresh.
+        Recompute even if results are fresh, and redo the steps an interrupted run had finished.
     progress_callback : callable, optional
         ``callback(step_name, fraction_done)`` after each step (for dashboards).
 
@@ -131,34 +133,49 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     folder = ws.artifact("analysis")
     folder.mkdir(exist_ok=True)
     ctx = Context(sky, ws, emb, labels, classes, y, params, folder)
-    timings = _run_steps(ctx, steps(emb.modalities), progress_callback)
+    checkpoints = StepCheckpoints(folder, inputs)
+    if force:
+        checkpoints.clear()
+    timings, resumed = _run_steps(ctx, steps(emb.modalities), checkpoints, progress_callback)
     for s in emb.spaces:
         ctx.cols[f"has_{s}"] = emb.present[s]
     df = assemble_results(emb.ids, labels, ctx.cols)
     meta = {**inputs, "classes": classes, "embeddings_meta": emb.fingerprint, "timings": timings,
+            "resumed_steps": resumed,
             "knn": ctx.data.get("knn", {}),
             "weights": {"outlier": outliers.WEIGHTS, "outlier_own_class": outliers.OWN_CLASS_WEIGHTS,
                         "mislabel": mislabels.WEIGHTS, "crossmodal": crossmodal.WEIGHTS}}
     write_results(df, ws.results_path, meta)
     ws.record(schema.RESULTS_FILE, inputs)
+    checkpoints.clear()
     return ws.results_path
 
 
-def _run_steps(ctx: Context, todo: list[Step], progress_callback: ProgressCallback | None) -> dict[str, float]:
-    """Run the steps in order with one progress bar; returns the seconds each took."""
+def _run_steps(ctx: Context, todo: list[Step], checkpoints: StepCheckpoints,
+               progress_callback: ProgressCallback | None) -> tuple[dict[str, float], list[str]]:
+    """Run the steps in order with one progress bar, each saved as it finishes. The leading steps an
+    interrupted run with the same inputs finished are loaded instead (up to the first one missing; every
+    step after it runs). Returns the seconds each took (then, for a loaded one) and the loaded ones' names."""
     timings: dict[str, float] = {}
+    resumed: list[str] = []
     bar = progress(total=len(todo), desc="analyze", unit="step")
     with bar, warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # empty-slice means of objects lacking a view
         for i, step in enumerate(todo, 1):
-            t = time.perf_counter()
-            step.run(ctx)
-            timings[step.name] = time.perf_counter() - t
+            saved = checkpoints.load(i, step.name, ctx) if len(resumed) == i - 1 else None
+            if saved is not None:
+                timings[step.name] = saved
+                resumed.append(step.name)
+            else:
+                t, before = time.perf_counter(), checkpoints.before(ctx)
+                step.run(ctx)
+                timings[step.name] = time.perf_counter() - t
+                checkpoints.save(i, step.name, ctx, before, timings[step.name])
             bar.set_postfix_str(step.name)
             bar.update(1)
             if progress_callback:
                 progress_callback(step.name, i / len(todo))
-    return timings
+    return timings, resumed
 
 
 def place(workspace, vectors: np.ndarray):

@@ -14,7 +14,9 @@ def register(sub) -> None:
     p.add_argument("--umap-sample", type=int, default=50000,
                    help="fit UMAP on at most this many objects, transform the rest (default 50000)")
     p.add_argument("--min-cluster-size", type=int, default=None, help="HDBSCAN minimum cluster size")
-    p.add_argument("--force", action="store_true", help="recompute even if the results are fresh")
+    p.add_argument("--force", action="store_true",
+                   help="recompute even if the results are fresh, and redo the steps an interrupted run "
+                        "finished (without it, an interrupted run resumes after its last finished step)")
     p.set_defaults(func=run)
 
 
