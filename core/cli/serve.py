@@ -116,8 +116,34 @@ def environment(args) -> dict:
     return env
 
 
-def run(args) -> int:
+def run_child(cmd: list[str], env: dict | None = None) -> int:
+    """Run ``cmd`` until it exits; a SIGTERM or SIGHUP sent to this process is passed on to it.
+
+    Without this, ``kill`` on ``astrom3 serve`` (a process manager stopping it, a batch job's end) would
+    end only this parent and leave the Panel server running, orphaned, on its port. Ctrl-C reaches
+    both from the terminal already, so this process ignores it and waits for the server to stop.
+    Returns the server's exit status (128 + N when it was ended by signal N, as a shell reports it).
+    """
+    import signal
     import subprocess
+
+    proc = subprocess.Popen(cmd, env=env)
+    forwarded = {signal.SIGTERM: lambda signum, frame: proc.send_signal(signum),
+                 signal.SIGHUP: lambda signum, frame: proc.send_signal(signum),
+                 signal.SIGINT: signal.SIG_IGN}
+    try:
+        previous = {s: signal.signal(s, h) for s, h in forwarded.items()}
+    except ValueError:       # not the main thread: signals stay with the default handlers
+        previous = {}
+    try:
+        code = proc.wait()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return 128 - code if code < 0 else code
+
+
+def run(args) -> int:
     import sys
 
     cmd = command(args)
@@ -127,4 +153,4 @@ def run(args) -> int:
     if getattr(args, "auth", "none") == "none":
         print(f"astrom3: serving on http://{args.address}:{args.port}/explorer for this machine only "
               f"(no --auth); see README 'Serving the explorer for a team'", file=sys.stderr)
-    return subprocess.call(cmd, env=environment(args))
+    return run_child(cmd, env=environment(args))
