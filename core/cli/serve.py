@@ -116,31 +116,23 @@ def environment(args) -> dict:
     return env
 
 
-def run_child(cmd: list[str], env: dict | None = None) -> int:
-    """Run ``cmd`` until it exits; a SIGTERM or SIGHUP sent to this process is passed on to it.
+def exec_server(cmd: list[str], env: dict) -> int:
+    """Become the Panel server: this process is replaced by ``cmd`` (same pid), so a SIGTERM, SIGHUP or
+    Ctrl-C sent to ``astrom3 serve`` reaches the server itself, and its exit status is the command's.
 
-    Without this, ``kill`` on ``astrom3 serve`` (a process manager stopping it, a batch job's end) would
-    end only this parent and leave the Panel server running, orphaned, on its port. Ctrl-C reaches
-    both from the terminal already, so this process ignores it and waits for the server to stop.
-    Returns the server's exit status (128 + N when it was ended by signal N, as a shell reports it).
+    A child process would be left running, orphaned on its port, when only its parent is killed (a
+    process manager stopping the service, a batch job's end). On Windows, which has no exec, the server
+    runs as a child and this waits for it.
     """
-    import signal
+    import os
     import subprocess
+    import sys
 
-    proc = subprocess.Popen(cmd, env=env)
-    forwarded = {signal.SIGTERM: lambda signum, frame: proc.send_signal(signum),
-                 signal.SIGHUP: lambda signum, frame: proc.send_signal(signum),
-                 signal.SIGINT: signal.SIG_IGN}
-    try:
-        previous = {s: signal.signal(s, h) for s, h in forwarded.items()}
-    except ValueError:       # not the main thread: signals stay with the default handlers
-        previous = {}
-    try:
-        code = proc.wait()
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-    return 128 - code if code < 0 else code
+    if os.name == "nt":
+        return subprocess.call(cmd, env=env)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(cmd[0], cmd, env)
 
 
 def run(args) -> int:
@@ -153,4 +145,4 @@ def run(args) -> int:
     if getattr(args, "auth", "none") == "none":
         print(f"astrom3: serving on http://{args.address}:{args.port}/explorer for this machine only "
               f"(no --auth); see README 'Serving the explorer for a team'", file=sys.stderr)
-    return run_child(cmd, env=environment(args))
+    return exec_server(cmd, environment(args))
