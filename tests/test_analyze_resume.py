@@ -52,20 +52,24 @@ def instrumented(monkeypatch, ran: list, stop_at: str | None = None) -> None:
 
 
 def assert_same_results(path, reference) -> None:
+    """Same table and same metadata (how long each step took and what was resumed aside)."""
     df, meta = read_results(path)
     ref, ref_meta = reference
     pd.testing.assert_frame_equal(df, ref)
     assert meta["timings"].keys() == ref_meta["timings"].keys()
+    drop = {"timings", "resumed_steps"}
+    assert {k: v for k, v in meta.items() if k not in drop} == {k: v for k, v in ref_meta.items() if k not in drop}
 
 
-def test_an_interrupted_analysis_resumes_after_its_last_finished_step(reference, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop_at", ["mislabels", "scores"])   # "scores": after the knn report grew in place
+def test_an_interrupted_analysis_resumes_after_its_last_finished_step(reference, tmp_path, monkeypatch, stop_at):
     sky, ws = fresh_sky(tmp_path)
     names = step_names()
     ran: list = []
-    instrumented(monkeypatch, ran, stop_at="mislabels")
+    instrumented(monkeypatch, ran, stop_at=stop_at)
     with pytest.raises(KeyboardInterrupt):
         analyze(sky, ws, seed=0)
-    done = names[:names.index("mislabels")]
+    done = names[:names.index(stop_at)]
     assert ran == done and not (ws / "results.parquet").exists()
     saved = sorted(p.name for p in (ws / "analysis" / STEPS_DIR).iterdir())
     assert saved == [f"{i:02d}.joblib" for i in range(1, len(done) + 1)]
@@ -126,4 +130,29 @@ def test_sigterm_in_the_middle_of_analyze_then_a_rerun_resumes(reference, tmp_pa
     instrumented(monkeypatch, ran)
     path = analyze(sky, ws, seed=0)
     assert ran == [s for s in step_names() if s not in finished]
+    assert_same_results(path, reference)
+
+
+def test_a_rewritten_artifact_or_an_unwritable_checkpoint_costs_only_the_resume(reference, tmp_path, monkeypatch):
+    from core.analysis import checkpoints
+
+    sky, ws = fresh_sky(tmp_path)
+    names = step_names()
+    ran: list = []
+    instrumented(monkeypatch, ran, stop_at="neighbours")
+    with pytest.raises(KeyboardInterrupt):
+        analyze(sky, ws, seed=0)
+    clusterer = ws / "analysis" / "hdbscan.joblib"            # written by the 'clusters' step
+    st = clusterer.stat()
+    os.utime(clusterer, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    ran.clear()
+    instrumented(monkeypatch, ran)
+
+    def full_disk(path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoints, "atomic_path", full_disk)
+    with pytest.warns(UserWarning, match="checkpoint of step .* not written"):
+        path = analyze(sky, ws, seed=0)
+    assert ran == names[names.index("clusters"):]             # the projections loaded; clusters on, run again
     assert_same_results(path, reference)

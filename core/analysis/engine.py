@@ -115,6 +115,7 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     params = _params(umap_sample, seed, min_cluster_size, k, folds)
     inputs = analysis_inputs(sky, ws, params)
     if not force and analysis_is_fresh(sky, ws, **params):
+        StepCheckpoints(ws.artifact("analysis"), inputs).clear()    # left by an interrupted run of other inputs
         if progress_callback:
             progress_callback("analysis up to date", 1.0)
         return ws.results_path
@@ -133,7 +134,7 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     folder = ws.artifact("analysis")
     folder.mkdir(exist_ok=True)
     ctx = Context(sky, ws, emb, labels, classes, y, params, folder)
-    checkpoints = StepCheckpoints(folder, inputs)
+    checkpoints = StepCheckpoints(folder, inputs, watch=[ws.artifact(INDEX_DIR), ws.artifact("baselines")])
     if force:
         checkpoints.clear()
     timings, resumed = _run_steps(ctx, steps(emb.modalities), checkpoints, progress_callback)

@@ -60,6 +60,13 @@ class Context:
         return self.data["objects"]
 
     @property
+    def side(self) -> np.ndarray:
+        """Every modality's vectors side by side (built once per analysis; never checkpointed)."""
+        if "side" not in self.data:
+            self.data["side"] = votes.side_by_side(self.emb.vectors, self.emb.present, self.emb.modalities)
+        return self.data["side"]
+
+    @property
     def probs(self) -> np.ndarray:
         """The label-error ensemble's class probabilities (empty columns with fewer than two classes)."""
         return self.data["p"] if self.n_classes >= 2 and "p" in self.data else np.zeros((self.n, 0))
@@ -106,10 +113,8 @@ def _neighbours(ctx: Context) -> None:
     emb, rows, k, seed = ctx.emb, ctx.rows, ctx.params["k"], ctx.params["seed"]
     made = ctx.data.setdefault("knn", {})
     ctx.data["idx"], ctx.data["sim"], made[schema.FUSED] = knn_report(emb.vectors[schema.FUSED][rows], k, seed=seed)
-    side = votes.side_by_side(emb.vectors, emb.present, emb.modalities)
-    ctx.data["side"] = side
-    ctx.data["side_idx"], ctx.data["side_sim"], made["side_by_side"] = knn_report(normalise_rows(side[rows]), k,
-                                                                                  seed=seed)
+    ctx.data["side_idx"], ctx.data["side_sim"], made["side_by_side"] = knn_report(normalise_rows(ctx.side[rows]),
+                                                                                  k, seed=seed)
 
 
 def _class_votes(ctx: Context) -> None:
@@ -120,7 +125,7 @@ def _class_votes(ctx: Context) -> None:
             probs[m] = votes.oof_probabilities(ctx.emb.vectors[m], ctx.emb.present[m], ctx.y, ctx.n_classes,
                                                folds=f, seed=s)
             ctx.cols[f"vote_{m}"], ctx.cols[f"vote_{m}_prob"] = votes.vote_columns(probs[m], ctx.classes)
-        probs["all"] = votes.oof_probabilities(ctx.data["side"], ctx.emb.present[schema.FUSED], ctx.y,
+        probs["all"] = votes.oof_probabilities(ctx.side, ctx.emb.present[schema.FUSED], ctx.y,
                                                ctx.n_classes, folds=f, seed=s)
     ctx.data["votes"] = probs
 
@@ -231,5 +236,6 @@ def steps(modalities: list[str]) -> list[Step]:
     return ([Step("projection", _project(None))]
             + [Step(f"projection {m}", _project(m)) for m in modalities]
             + [Step("clusters", _clusters), Step("neighbours", _neighbours), Step("class votes", _class_votes),
-               Step("light-curve features", _feature_votes), Step("mislabels", _mislabels), Step("outliers", _outliers), Step("cross-modal", _crossmodal),
+               Step("light-curve features", _feature_votes), Step("mislabels", _mislabels),
+               Step("outliers", _outliers), Step("cross-modal", _crossmodal),
                Step("scores", _registered), Step("index", _index)])
