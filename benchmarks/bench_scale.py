@@ -111,20 +111,23 @@ def conditions() -> dict:
 def markdown(doc: dict) -> str:
     sizes = sorted(doc["sizes"].values(), key=lambda r: r["n"])
     lines = ["# Pipeline cost by sky size", "",
-             f"`{doc['command']}`. Each step runs as `astrom3 <step>` in a process of its own; *peak* is that "
+             f"`python benchmarks/bench_scale.py --sizes N [N ...]` (last run: `{doc['command']}`; sizes measured "
+             "in earlier runs are kept, see *measured*). Each step runs as `astrom3 <step>` in a process of its own; "
+             "*peak* is that "
              "process's peak resident memory. The checkpoint is the shipped one (`--checkpoint demo`); "
              "training is not part of a survey-scale run.", "",
-             f"Conditions: {json.dumps(doc['conditions'])}", "",
+             f"Conditions of the last run: {json.dumps(doc['conditions'])}", "",
              "| objects | simulate s | embed s | analyze s | embed + analyze s | per 1k objects s | "
-             "peak MB (simulate / embed / analyze) | similar() median / p95 ms |",
-             "|---|---|---|---|---|---|---|---|"]
+             "peak MB (simulate / embed / analyze) | similar() median / p95 ms | measured (load average at start) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in sizes:
         s = r["steps"]
         ea = s["embed"]["seconds"] + s["analyze"]["seconds"]
         lines.append(f"| {r['n']:,} | {s['simulate']['seconds']:.0f} | {s['embed']['seconds']:.0f} | "
                      f"{s['analyze']['seconds']:.0f} | {ea:.0f} | {1000 * ea / r['n']:.2f} | "
                      f"{s['simulate']['peak_mb']:.0f} / {s['embed']['peak_mb']:.0f} / {s['analyze']['peak_mb']:.0f} | "
-                     f"{r['query']['median_ms']:.1f} / {r['query']['p95_ms']:.1f} |")
+                     f"{r['query']['median_ms']:.1f} / {r['query']['p95_ms']:.1f} | "
+                     f"{r.get('measured', doc['conditions']['date'])} ({_load_text(r, doc)}) |")
     lines += ["", "![seconds per step, log-log](scale.png)", "", "## Where analyze's time goes (seconds)", ""]
     names = list(dict.fromkeys(k for r in sizes for k in r.get("analyze_steps", {})))
     if names:
@@ -134,6 +137,11 @@ def markdown(doc: dict) -> str:
                   for k in names]
         lines.append("")
     return "\n".join(lines)
+
+
+def _load_text(rec: dict, doc: dict) -> str:
+    load = rec.get("load_average_at_start", doc["conditions"]["load_average_at_start"])
+    return ", ".join(f"{v:.1f}" for v in load)
 
 
 def plot(doc: dict, path: Path) -> None:
@@ -163,7 +171,13 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
     ap.add_argument("--root", type=Path, default=Path("/tmp/astrom3-scale"))
     ap.add_argument("--fresh", action="store_true", help="redo steps whose output exists")
+    ap.add_argument("--render", action="store_true", help="only rewrite scale.md and scale.png from scale.json")
     args = ap.parse_args(argv)
+    if args.render:
+        doc = json.loads((RESULTS / "scale.json").read_text())
+        (RESULTS / "scale.md").write_text(markdown(doc))
+        plot(doc, RESULTS / "scale.png")
+        return 0
     args.root.mkdir(parents=True, exist_ok=True)
     doc = {"command": "python benchmarks/bench_scale.py --sizes " + " ".join(map(str, args.sizes)),
            "conditions": conditions(), "sizes": _load()}
