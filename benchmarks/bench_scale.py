@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -73,6 +74,9 @@ def analyze_timings(ws: Path) -> dict:
 def measure(n: int, root: Path, fresh: bool) -> dict:
     """Every step at size ``n`` (skipping finished ones unless ``fresh``)."""
     sky, ws = root / f"sky-{n}", root / f"ws-{n}"
+    if fresh:                    # the commands skip fresh outputs themselves: start from nothing
+        shutil.rmtree(sky, ignore_errors=True)
+        shutil.rmtree(ws, ignore_errors=True)
     done = {"simulate": (sky / "truth.parquet").exists(), "embed": (ws / "embeddings.parquet").exists(),
             "analyze": (ws / "results.parquet").exists()}
     cmds = {"simulate": ["simulate", str(sky), "--n", str(n), "--seed", "0"],
@@ -170,7 +174,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
     ap.add_argument("--root", type=Path, default=Path("/tmp/astrom3-scale"))
-    ap.add_argument("--fresh", action="store_true", help="redo steps whose output exists")
+    ap.add_argument("--fresh", action="store_true", help="delete this size's sky and workspace first, redo every step")
     ap.add_argument("--render", action="store_true", help="only rewrite scale.md and scale.png from scale.json")
     args = ap.parse_args(argv)
     if args.render:
