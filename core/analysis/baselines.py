@@ -71,9 +71,24 @@ def within_class_zscore(objects: pd.DataFrame, labels) -> np.ndarray:
         return np.where(np.isfinite(z).any(axis=1), np.nanmax(np.where(np.isfinite(z), z, -np.inf), axis=1), np.nan)
 
 
+def skew_kurtosis(v: np.ndarray) -> tuple[float, float]:
+    """Sample skewness and excess kurtosis, as ``scipy.stats.skew`` / ``kurtosis`` with their defaults.
+
+    The same formulas (biased moments, Fisher's kurtosis; NaN for a constant series) without scipy's
+    per-call argument handling, which was two thirds of the light-curve features' time
+    (``benchmarks/bench_lc_features.py``).
+    """
+    mean = float(np.mean(v))
+    d = np.asarray(v, dtype=float) - mean
+    d2 = d * d
+    m2 = float(np.mean(d2))
+    if m2 <= (np.finfo(float).eps * mean) ** 2:     # scipy's test for a constant series
+        return np.nan, np.nan
+    return float(np.mean(d2 * d)) / m2 ** 1.5, float(np.mean(d2 * d2)) / m2 ** 2 - 3.0
+
+
 def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray, period: float | None = None) -> list[float]:
     from astropy.timeseries import LombScargle
-    from scipy.stats import kurtosis, skew
 
     n = len(t)
     span = float(t[-1] - t[0]) if n > 1 else 0.0
@@ -98,7 +113,7 @@ def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray, period: float | None 
     phis = [np.arctan2(coef[2 + 2 * i], coef[1 + 2 * i]) for i in range(3)]
     a1 = amps[0] if amps[0] > 0 else 1e-9
     return [np.log10(1.0 / f0), power_best, float(np.percentile(v, 95) - np.percentile(v, 5)), std,
-            float(np.median(np.abs(v - np.median(v)))), float(skew(v)), float(kurtosis(v)),
+            float(np.median(np.abs(v - np.median(v)))), *skew_kurtosis(v),
             float(np.mean(np.abs(v - v.mean()) > std)), amps[1] / a1, amps[2] / a1,
             float((phis[1] - 2 * phis[0]) % (2 * np.pi)), float((phis[2] - 3 * phis[0]) % (2 * np.pi)),
             float(np.log10(n)), float(np.log10(span))]
