@@ -51,6 +51,21 @@ def instrumented(monkeypatch, ran: list, stop_at: str | None = None) -> None:
     monkeypatch.setattr(engine, "steps", lambda modalities: [wrap(s) for s in steps(modalities)])
 
 
+def interrupted(monkeypatch, ran: list, stop_at: str, sky, ws, **kwargs) -> None:
+    """Run ``analyze`` until ``stop_at`` starts (a KeyboardInterrupt there); ``ran`` then lists the steps run."""
+    ran.clear()
+    instrumented(monkeypatch, ran, stop_at=stop_at)
+    with pytest.raises(KeyboardInterrupt):
+        analyze(sky, ws, **kwargs)
+
+
+def resumed(monkeypatch, ran: list, sky, ws, **kwargs):
+    """Run ``analyze`` to the end; ``ran`` then lists the steps run (not loaded). Returns the results path."""
+    ran.clear()
+    instrumented(monkeypatch, ran)
+    return analyze(sky, ws, **kwargs)
+
+
 def assert_same_results(path, reference) -> None:
     """Same table and same metadata (how long each step took and what was resumed aside)."""
     df, meta = read_results(path)
@@ -66,17 +81,13 @@ def test_an_interrupted_analysis_resumes_after_its_last_finished_step(reference,
     sky, ws = fresh_sky(tmp_path)
     names = step_names()
     ran: list = []
-    instrumented(monkeypatch, ran, stop_at=stop_at)
-    with pytest.raises(KeyboardInterrupt):
-        analyze(sky, ws, seed=0)
+    interrupted(monkeypatch, ran, stop_at, sky, ws, seed=0)
     done = names[:names.index(stop_at)]
     assert ran == done and not (ws / "results.parquet").exists()
     saved = sorted(p.name for p in (ws / "analysis" / STEPS_DIR).iterdir())
     assert saved == [f"{i:02d}.joblib" for i in range(1, len(done) + 1)]
 
-    ran.clear()
-    instrumented(monkeypatch, ran)
-    path = analyze(sky, ws, seed=0)
+    path = resumed(monkeypatch, ran, sky, ws, seed=0)
     assert ran == names[len(done):]                      # the finished steps were not run again
     assert_same_results(path, reference)
     assert read_results(path)[1]["resumed_steps"] == done
@@ -87,26 +98,16 @@ def test_checkpoints_of_other_inputs_damaged_ones_and_forced_runs_are_not_used(r
     sky, ws = fresh_sky(tmp_path)
     names = step_names()
     ran: list = []
-    instrumented(monkeypatch, ran, stop_at="clusters")
-    with pytest.raises(KeyboardInterrupt):
-        analyze(sky, ws, seed=1)                          # other parameters: other inputs
-    ran.clear()
-    with pytest.raises(KeyboardInterrupt):
-        analyze(sky, ws, seed=0)
+    interrupted(monkeypatch, ran, "clusters", sky, ws, seed=1)    # other parameters: other inputs
+    interrupted(monkeypatch, ran, "clusters", sky, ws, seed=0)
     assert ran == names[:names.index("clusters")]         # seed 1's projections were not taken for seed 0's
     (ws / "analysis" / STEPS_DIR / "02.joblib").write_bytes(b"cut short by a full disk")
-    ran.clear()
-    instrumented(monkeypatch, ran)
-    path = analyze(sky, ws, seed=0)
+    path = resumed(monkeypatch, ran, sky, ws, seed=0)
     assert ran == names[1:]          # step 1 loaded; the damaged step 2 and every step after it run again
     assert_same_results(path, reference)
 
-    instrumented(monkeypatch, ran, stop_at="clusters")
-    with pytest.raises(KeyboardInterrupt):
-        analyze(sky, ws, seed=0, force=True)
-    ran.clear()
-    instrumented(monkeypatch, ran)
-    analyze(sky, ws, seed=0, force=True)
+    interrupted(monkeypatch, ran, "clusters", sky, ws, seed=0, force=True)
+    resumed(monkeypatch, ran, sky, ws, seed=0, force=True)
     assert ran == names                                   # --force redoes every step
 
 
@@ -127,8 +128,7 @@ def test_sigterm_in_the_middle_of_analyze_then_a_rerun_resumes(reference, tmp_pa
     assert finished[:1] == ["projection"]
 
     ran: list = []
-    instrumented(monkeypatch, ran)
-    path = analyze(sky, ws, seed=0)
+    path = resumed(monkeypatch, ran, sky, ws, seed=0)
     assert ran == [s for s in step_names() if s not in finished]
     assert_same_results(path, reference)
 
@@ -139,20 +139,16 @@ def test_a_rewritten_artifact_or_an_unwritable_checkpoint_costs_only_the_resume(
     sky, ws = fresh_sky(tmp_path)
     names = step_names()
     ran: list = []
-    instrumented(monkeypatch, ran, stop_at="neighbours")
-    with pytest.raises(KeyboardInterrupt):
-        analyze(sky, ws, seed=0)
+    interrupted(monkeypatch, ran, "neighbours", sky, ws, seed=0)
     clusterer = ws / "analysis" / "hdbscan.joblib"            # written by the 'clusters' step
     st = clusterer.stat()
     os.utime(clusterer, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    ran.clear()
-    instrumented(monkeypatch, ran)
 
     def full_disk(path):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoints, "atomic_path", full_disk)
     with pytest.warns(UserWarning, match="checkpoint of step .* not written"):
-        path = analyze(sky, ws, seed=0)
+        path = resumed(monkeypatch, ran, sky, ws, seed=0)
     assert ran == names[names.index("clusters"):]             # the projections loaded; clusters on, run again
     assert_same_results(path, reference)

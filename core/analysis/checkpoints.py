@@ -20,13 +20,18 @@ from pathlib import Path
 
 from core.workspace import atomic_path, fingerprint_of
 
-__all__ = ["StepCheckpoints", "STEPS_DIR", "code_fingerprint"]
+__all__ = ["StepCheckpoints", "STEPS_DIR", "code_fingerprint", "clear_checkpoints"]
 
 #: Folder of the step checkpoints, inside ``WS/analysis``.
 STEPS_DIR = "steps"
 
 #: Context products rebuilt on demand (never written).
 _REBUILT = frozenset({"objects", "side"})
+
+
+def clear_checkpoints(folder) -> None:
+    """Remove every step checkpoint under ``folder`` (``WS/analysis``), of whatever inputs."""
+    shutil.rmtree(Path(folder) / STEPS_DIR, ignore_errors=True)
 
 
 def code_fingerprint() -> str:
@@ -136,4 +141,4 @@ class StepCheckpoints:
 
     def clear(self) -> None:
         """Remove every checkpoint (after the results are written, or when a forced run starts)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        clear_checkpoints(self.folder.parent)

@@ -21,7 +21,7 @@ import numpy as np
 
 from core import schema
 from core.analysis import clustering, crossmodal, mislabels, outliers, projection
-from core.analysis.checkpoints import StepCheckpoints
+from core.analysis.checkpoints import StepCheckpoints, clear_checkpoints
 from core.analysis.embeddings import load_embeddings, normalise_rows
 from core.analysis.results import assemble_results, write_results
 from core.analysis.similarity import INDEX_DIR
@@ -115,7 +115,7 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     params = _params(umap_sample, seed, min_cluster_size, k, folds)
     inputs = analysis_inputs(sky, ws, params)
     if not force and analysis_is_fresh(sky, ws, **params):
-        StepCheckpoints(ws.artifact("analysis"), inputs).clear()    # left by an interrupted run of other inputs
+        clear_checkpoints(ws.artifact("analysis"))    # left by an interrupted run of other inputs
         if progress_callback:
             progress_callback("analysis up to date", 1.0)
         return ws.results_path
