@@ -19,7 +19,7 @@ import param
 from core import scores as registry
 
 __all__ = ["ExplorerState", "one_message", "frozen", "points_in_polygon", "headline_scores", "color_options", "PROJECTIONS",
-           "CATEGORIES", "FLAG_KINDS", "FLAG_COLUMNS"]
+           "CATEGORIES", "FLAG_KINDS", "FLAG_COLUMNS", "shared"]
 
 PROJECTIONS = ("fused", "photometry", "spectra", "metadata")
 #: The categorical colourings of the map (the headline scores of :mod:`core.scores` go between).
@@ -27,6 +27,31 @@ CATEGORIES = ("label", "cluster", "flag")
 FLAG_KINDS = ("mislabel", "anomaly", "crossmatch", "subclass", "fine", "interesting")
 NO_FLAG = "none"
 FLAG_COLUMNS = ("id", "kind", "proposed_label", "subclass", "note", "user")
+
+
+#: Values derived from a results table once per process and shared by every session:
+#: ``(id(results), key) -> (results, value)`` (the reference keeps the id from being reused).
+_SHARED: dict = {}
+SHARED_MAX = 24
+
+
+def shared(results: pd.DataFrame, key, make):
+    """``make()`` computed once per results table and ``key``, then shared by every session.
+
+    The shared results never change (:mod:`explorer.data`), so what is derived from them alone (the
+    id index, a map's point frame, an ordering by score) is not rebuilt, nor held, once per browser
+    tab: at a million objects each such copy is tens of MB. The oldest of more than
+    :data:`SHARED_MAX` values is dropped. Callers must not modify the value.
+    """
+    k = (id(results), key)
+    hit = _SHARED.get(k)
+    if hit is not None and hit[0] is results:
+        return hit[1]
+    value = make()
+    _SHARED[k] = (results, value)
+    while len(_SHARED) > SHARED_MAX:
+        _SHARED.pop(next(iter(_SHARED)))
+    return value
 
 
 @contextmanager
@@ -143,7 +168,7 @@ class ExplorerState(param.Parameterized):
 
     def __init__(self, results: pd.DataFrame, flag_store=None, session_info: dict | None = None, **params):
         self.results = results
-        self._index = pd.Index(results["id"].astype(str))
+        self._index = shared(results, "id index", lambda: pd.Index(results["id"].astype(str)))
         self._store = flag_store
         self._session_info = session_info or {}
         self._session = None
@@ -249,11 +274,24 @@ class ExplorerState(param.Parameterized):
         """The selected rows that pass the filters, with a ``flag`` column; the same dtypes for every selection."""
         rows = self.selection[self.filter_mask()[self.selection]] if len(self.selection) else self.selection
         cols = columns or [c for c in ("id", "label", "suggested_label", "cluster", *self.scores) if c in self.results]
-        df = self.results.iloc[rows][cols].reset_index(drop=True)
+        df = self.results[cols].iloc[rows].reset_index(drop=True)   # the columns first: a copy of these only
         # str even when empty (an empty list makes float64): the table's column setup must not change
         # with the selection, or the browser rebuilds its Tabulator and drops the rows arriving meanwhile
-        df["flag"] = pd.Series([self.flags.get(i, "") for i in df["id"].astype(str)], index=df.index, dtype="str")
+        df["flag"] = pd.Series(self._flag_kinds(rows), index=df.index, dtype="str")
         return df
+
+    def _flag_kinds(self, rows: np.ndarray) -> np.ndarray:
+        """The current flag kind of each of ``rows`` ("" where none), without a loop over the rows."""
+        out = np.full(len(rows), "", dtype=object)
+        flags = self.flags
+        if flags and len(rows):
+            frows = self._index.get_indexer(list(flags))
+            ok = frows >= 0
+            kinds = pd.Series(np.array(list(flags.values()), dtype=object)[ok], index=frows[ok])
+            hit = kinds.reindex(rows)
+            known = hit.notna().to_numpy()
+            out[known] = hit.to_numpy()[known]
+        return out
 
     # --- focus ----------------------------------------------------------------------------------
     def focus_on(self, object_id: str | None) -> None:

@@ -21,7 +21,7 @@ from bokeh.models import ColumnDataSource
 from holoviews.operation.datashader import dynspread, rasterize
 
 from core import scores as registry
-from explorer.state import CATEGORIES, NO_FLAG, ExplorerState
+from explorer.state import CATEGORIES, NO_FLAG, ExplorerState, shared
 
 __all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors",
            "selected_points", "focused_point",
@@ -59,7 +59,17 @@ def category_colors(categories) -> dict:
 
 
 def map_frame(state: ExplorerState) -> pd.DataFrame:
-    """The columns the map draws: ``x``, ``y``, ``id`` and the colour column (categorical or float)."""
+    """The columns the map draws: ``x``, ``y``, ``id`` and the colour column (categorical or float).
+
+    Shared by the sessions (one frame per colouring and projection) except the flag colouring, which
+    is each session's own; the frame must not be modified.
+    """
+    if state.color_by == "flag":
+        return _map_frame(state)
+    return shared(state.results, ("map frame", state.color_by, state.projection), lambda: _map_frame(state))
+
+
+def _map_frame(state: ExplorerState) -> pd.DataFrame:
     x, y = state.xy()
     r = state.results
     c = state.color_by

@@ -37,13 +37,25 @@ QUEUE_LIMIT = 500
 
 
 def review_queue(results: pd.DataFrame, score: str, decided, *, limit: int = 500) -> list[str]:
-    """Ids ordered by ``score`` (highest first), leaving out decided ids and NaN scores."""
+    """Ids ordered by ``score`` (highest first), leaving out decided ids and NaN scores.
+
+    Only the top ``limit`` + the decided ones are sorted and turned into strings (a million-row
+    results table is not); the order is the same as a stable sort of the whole column.
+    """
     v = results[score].to_numpy(dtype=float)
-    order = np.argsort(-np.where(np.isfinite(v), v, -np.inf), kind="stable")
-    order = order[np.isfinite(v[order])]
-    ids = results["id"].astype(str).to_numpy()[order]
     decided = set(decided)
-    return [i for i in ids[: limit + len(decided)] if i not in decided][:limit]
+    finite = np.flatnonzero(np.isfinite(v))
+    k = min(len(finite), limit + len(decided))
+    if k == 0:
+        return []
+    key = -v[finite]
+    if k < len(finite):
+        cut = np.partition(key, k - 1)[k - 1]
+        finite = finite[key <= cut]      # the top k and every tie of the k-th: the stable order stays exact
+        key = -v[finite]
+    order = finite[np.argsort(key, kind="stable")][:k]
+    ids = results["id"].iloc[order].astype(str).tolist()
+    return [i for i in ids if i not in decided][:limit]
 
 
 def next_html(ids) -> str:
