@@ -194,6 +194,112 @@ def tab_memory(browser, url: str, pid: int, tabs: int) -> dict:
     return {"rss_mb_by_tabs": rss, "mb_per_extra_tab": round(per_tab, 1)}
 
 
+# The peer: Apple's embedding-atlas, timed the same way. Its header reads "K / N points" (K selected).
+# It brushes live (the count follows the drag), so a selection is timed from the drag's last move to
+# the header's last change (settled: no change for 1 s); 'first' waits for the drawn map and count.
+WAIT_ATLAS = """([mode, total]) => new Promise(resolve => {
+  const t0 = performance.now();
+  const header = () => { const m = document.body.innerText.match(new RegExp('([0-9,]+) / ' + total + ' points'));
+                         return m ? m[1] : null; };
+  let last = header(), changed = t0;
+  const drawn = () => { const c = document.querySelector('canvas');
+                        return c && c.width > 300 && document.body.innerText.includes(total + ' points'); };
+  const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+  const tick = () => {
+    const now = performance.now();
+    if (now - t0 > 120000) return resolve(-1);
+    if (mode === 'first') return drawn() ? painted() : setTimeout(tick, 5);
+    const h = header();
+    if (h !== last) { last = h; changed = now; }
+    if (now - changed > 1000 && now - t0 > 1000) return resolve(changed - t0);
+    setTimeout(tick, 5); };
+  tick(); })"""
+
+ATLAS_COLUMNS = ["id", "label", "umap_x", "umap_y", "cluster", "mislabel_score", "outlier_score"]
+
+
+def atlas_side_by_side(browser, exe: Path, ws: Path, n: int, repeats: int, widths) -> dict:
+    """embedding-atlas on the same results (its columns that a map needs): first paint and box selections."""
+    import subprocess
+
+    import pyarrow.parquet as pq
+    from conftest import free_port
+
+    table = Path(tempfile.mkdtemp(prefix="bench_atlas_")) / "results.parquet"
+    have = pq.ParquetFile(ws / "results.parquet").schema_arrow.names
+    pq.write_table(pq.read_table(ws / "results.parquet", columns=[c for c in ATLAS_COLUMNS if c in have]), table)
+    port = free_port()
+    log_file = open(table.parent / "atlas.log", "w")
+    proc = subprocess.Popen([str(exe), str(table), "--x", "umap_x", "--y", "umap_y", "--disable-projection",
+                             "--host", "127.0.0.1", "--port", str(port), "--no-auto-port"],
+                            stdout=log_file, stderr=subprocess.STDOUT)
+    url, total = f"http://127.0.0.1:{port}/", f"{n:,}"
+    try:
+        _wait_http(url, proc)
+        paints = []
+        for _ in range(repeats):
+            ctx = browser.new_context(viewport={"width": 1500, "height": 1000})
+            page = ctx.new_page()
+            t = time.perf_counter()
+            page.goto(url)
+            start_timer(page, WAIT_ATLAS, ["first", total])
+            read_timer(page)
+            paints.append(round(time.perf_counter() - t, 2))
+            if len(paints) < repeats:
+                ctx.close()
+        page.wait_for_timeout(1500)
+        page.locator("button[title^='Toggle rectangle selection']").first.click()
+        box = page.locator("canvas").first.bounding_box()
+        sels = []
+        for i, w in enumerate(widths):
+            x0, x1 = (0.55 - w, 0.545) if i % 2 == 0 else (0.555, 0.55 + w)
+            page.mouse.move(box["x"] + box["width"] * x0, box["y"] + box["height"] * 0.12)
+            page.mouse.down()
+            xa = x0 + 0.9 * (x1 - x0)
+            page.mouse.move(box["x"] + box["width"] * xa, box["y"] + box["height"] * 0.8, steps=4)
+            start_timer(page, WAIT_ATLAS, ["select", total])
+            page.mouse.move(box["x"] + box["width"] * x1, box["y"] + box["height"] * 0.88)
+            page.mouse.up()
+            try:
+                ms = read_timer(page)
+            except RuntimeError:      # recorded as a miss, not dropped
+                ms = float("nan")
+            count = page.evaluate("([t]) => (document.body.innerText.match(new RegExp('([0-9,]+) / ' + t + ' points'))"
+                                  " || ['', '0'])[1]", [total])
+            clear = page.locator("button[title='Clear filters']").first
+            if clear.count():
+                clear.click()
+                page.wait_for_timeout(800)
+            sels.append({"width": w, "count": int(count.replace(",", "")), "ms": None if ms != ms else round(ms)})
+            log(f"atlas selection {sels[-1]}")
+        ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    log(f"atlas first paint {paints} s")
+    return {"first_paint_s": paints, "selections": sels, "version": atlas_version(exe)}
+
+
+def atlas_version(exe: Path) -> str:
+    import subprocess
+    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    return (out.stdout or out.stderr).strip().splitlines()[-1] if (out.stdout or out.stderr) else "?"
+
+
+def _wait_http(url: str, proc, timeout: float = 300) -> None:
+    import urllib.request
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the peer's server exited ({proc.returncode})")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")
+
+
 def conditions(browser_version: str) -> dict:
     from importlib.metadata import version
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
@@ -201,6 +307,12 @@ def conditions(browser_version: str) -> dict:
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
             "versions": {p: version(p) for p in ("panel", "bokeh", "holoviews", "datashader", "playwright")}
             | {"chromium": browser_version}}
+
+
+def browser_args(launch_args) -> list[str]:
+    """The UI tests' Chromium flags with WebGL on the CPU (SwiftShader) instead of ``--disable-gpu``: the
+    peer draws its map with WebGL (ours is a server-side datashaded image and does not care)."""
+    return [a for a in launch_args if a != "--disable-gpu"] + ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
 def measure(sky: Path, ws: Path, args) -> dict:
@@ -221,7 +333,7 @@ def measure(sky: Path, ws: Path, args) -> dict:
     url = f"http://127.0.0.1:{port}/explorer"
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=browser_args(LAUNCH_ARGS))
             out["conditions"] = conditions(browser.version)
             out["first_paint"] = first_paint(browser, url, args.repeats)
             page, _ = load_page(browser, url)
@@ -231,9 +343,14 @@ def measure(sky: Path, ws: Path, args) -> dict:
             page.context.close()
             out |= zoom_and_pan(browser, url, args.pans)
             out |= tab_memory(browser, url, proc.pid, args.tabs)
+            stop_server(proc)   # the peer gets the machine to itself too
+            proc = None
+            if args.atlas:
+                out["atlas"] = atlas_side_by_side(browser, args.atlas, ws, n, args.repeats, args.widths)
             browser.close()
     finally:
-        stop_server(proc)
+        if proc is not None:
+            stop_server(proc)
     return out
 
 
@@ -266,6 +383,22 @@ def markdown(doc: dict) -> str:
             f"{median(r['focus_ms']):.0f} / {max(r['focus_ms'] or [0]):.0f} | "
             f"{median(r['zoom_ms']):.0f} / {median(r['pan_ms']):.0f} | {r['mb_per_extra_tab']} | "
             f"{c['date']} ({', '.join(str(v) for v in c['load_average_at_start'])}) |")
+    peers = [r for r in rows if r.get("atlas")]
+    if peers:
+        lines += ["", "## Side by side with embedding-atlas (same results, same Chromium, same run)", "",
+                  "Its map, count and table on our results table (id, label, UMAP x/y, cluster, two scores), served "
+                  "by its own command; a selection is timed from the drag's last move to its count's last change "
+                  "(it brushes live), ours from mouse-up to the count and the table's first row.", "",
+                  "| objects | embedding-atlas | first paint s: ours / atlas (ratio) | selection median ms: ours / atlas "
+                  "(ratio) | atlas selections: count -> ms |", "|---|---|---|---|---|"]
+        for r in peers:
+            a = r["atlas"]
+            ours_p, atl_p = median(r["first_paint"]["first_image_s"]), median(a["first_paint_s"])
+            ours_s = median([x["ms"] for x in r["selections"]])
+            atl_s = median([x["ms"] for x in a["selections"] if x["ms"] is not None])
+            sel = ", ".join(f"{x['count']:,} -> {x['ms'] if x['ms'] is not None else 'missed'}" for x in a["selections"])
+            lines.append(f"| {r['n']:,} | {a['version']} | {ours_p:.2f} / {atl_p:.2f} ({atl_p / ours_p:.2f}x) | "
+                         f"{ours_s:.0f} / {atl_s:.0f} ({atl_s / ours_s:.2f}x) | {sel} |")
     lines += ["", f"Conditions of the last run: {json.dumps(doc['conditions'])}", ""]
     notes = RESULTS / "explorer_scale_notes.md"
     if notes.exists():
@@ -285,6 +418,8 @@ def main(argv=None) -> int:
     ap.add_argument("--focuses", type=int, default=8)
     ap.add_argument("--pans", type=int, default=4)
     ap.add_argument("--tabs", type=int, default=4, help="tabs open at once for the memory per tab")
+    ap.add_argument("--atlas", type=Path, default=None, metavar="EXE",
+                    help="the embedding-atlas command (the peer, installed apart): timed on the same results")
     args = ap.parse_args(argv)
     if args.synthetic:
         sky, ws = synthetic_workspace(args.synthetic, args.root)
