@@ -22,6 +22,7 @@ BATCH_SIZE = 500
 _RUWE_EXTRA = {"EW": 0.12, "EB": 0.15, "EA": 0.15, "M": 0.6, "SR": 0.25, "rcrb_fade": 0.3}
 _RFR_MEAN = {"EW": 0.93, "SR": 0.85, "EA": 0.9, "RRAB": 0.95, "EB": 0.75, "ROT": 0.72, "RRC": 0.85,
              "HADS": 0.8, "M": 0.95, "DSCT": 0.7}
+_LC_KEYS = ("ra", "vmag0", "period", "amp", "t0", "shape1", "shape2", "shape3", "shape4")
 _SPEC_KEYS = ("teff", "logg", "feh", "tio", "carbon", "emission", "em_kind", "rv", "a_v", "vmag", "h_deficient")
 
 
@@ -253,7 +254,9 @@ def simulate_sky(n: int = 20000, seed: int = 0, out: str | os.PathLike | None = 
     spec_rows[swap] = donor[swap]
 
     stats = {"mean_v": np.zeros(n), "amp": np.zeros(n), "lksl": np.zeros(n), "n_epochs": np.zeros(n, dtype=np.int64)}
-    records = par.to_dict("list")
+    # per-object values read one star at a time as Python floats, for the columns the light curves use only
+    # (every parameter column as Python lists was ~1.3 GB at a million objects)
+    records = {k: par[k].tolist() for k in _LC_KEYS}
     batch_seeds = s_batch.spawn((n + BATCH_SIZE - 1) // BATCH_SIZE)
     bar = progress(desc="simulating", total=n, unit="obj")
     with SkyWriter(out, overwrite=overwrite) as w, bar:
