@@ -62,3 +62,37 @@ def test_flag_column_of_the_selection_names_each_rows_flag(results, tmp_path):
         assert list(empty["flag"]) == [] and empty["flag"].dtype == frame["flag"].dtype   # the same column setup
     finally:
         store.close()
+
+
+def test_a_huge_selection_lists_its_first_rows_and_says_so(results, monkeypatch):
+    import holoviews as hv
+    hv.extension("bokeh")
+    from explorer.views import map as map_view
+    from explorer.views import table as table_view
+
+    monkeypatch.setattr(table_view, "TABLE_MAX", 50)
+    monkeypatch.setattr(map_view, "TABLE_MAX", 50)
+    state = ExplorerState(results)
+    table, view = table_view.SelectionTable(state=state), map_view.MapView(state=state)
+    state.select_ids(results["id"][::2])                       # 150 rows selected
+    assert list(table.table.value["id"]) == list(results["id"][::2][:50])
+    assert "150 selected" in view.count.object and "first 50" in view.count.object
+    assert len(state.selected_ids) == 150                      # flags and export take the whole selection
+    state.select_ids(results["id"][:20])
+    assert len(table.table.value) == 20 and "first" not in view.count.object
+
+
+def test_map_frame_categories_are_the_labels_and_clusters_as_text(results):
+    import holoviews as hv
+    hv.extension("bokeh")
+    from explorer.views.map import UNLABELLED, map_frame
+
+    state = ExplorerState(results)
+    frame = map_frame(state)
+    expected = results["label"].astype(object).where(results["label"].notna(), UNLABELLED).astype(str)
+    assert frame["label"].astype(str).tolist() == expected.tolist()
+    assert list(frame["label"].cat.categories)[-1] == UNLABELLED and frame["id"].tolist() == results["id"].tolist()
+    state.color_by = "cluster"
+    frame = map_frame(state)
+    assert frame["cluster"].astype(str).tolist() == results["cluster"].astype(int).astype(str).tolist()
+    assert list(frame["cluster"].cat.categories)[-1] == "-1"    # noise last, in grey

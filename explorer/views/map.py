@@ -21,7 +21,7 @@ from bokeh.models import ColumnDataSource
 from holoviews.operation.datashader import dynspread, rasterize
 
 from core import scores as registry
-from explorer.state import CATEGORIES, NO_FLAG, ExplorerState, shared
+from explorer.state import CATEGORIES, NO_FLAG, TABLE_MAX, ExplorerState, shared
 
 __all__ = ["map_frame", "selection_count_html", "shaded_map", "highlight_points", "legend_html", "category_colors",
            "selected_points", "focused_point",
@@ -73,15 +73,16 @@ def _map_frame(state: ExplorerState) -> pd.DataFrame:
     x, y = state.xy()
     r = state.results
     c = state.color_by
-    if c == "label":
-        col = r["label"].astype(object).where(r["label"].notna(), UNLABELLED).astype(str)
+    if c == "label":    # categoricals, not one Python string per object (seconds at 10 million)
+        col = pd.Series(pd.Categorical(r["label"])).cat.add_categories([UNLABELLED]).fillna(UNLABELLED)
+        col = col.cat.rename_categories(lambda v: str(v))
     elif c == "cluster":
-        col = r["cluster"].astype(int).astype(str)
+        col = pd.Series(pd.Categorical(r["cluster"].astype(int))).cat.rename_categories(lambda v: str(v))
     elif c == "flag":
         col = pd.Series(state.flag_status(), index=r.index).astype(str)
     else:
         col = r[c].astype(float)
-    df = pd.DataFrame({"x": x, "y": y, "id": r["id"].to_numpy(), c: col.to_numpy()})
+    df = pd.DataFrame({"x": x, "y": y, "id": r["id"].array, c: col.array})   # .array: no copy to Python objects
     if c in CATEGORIES:
         cats = (list(FLAG_COLORS) if c == "flag" else
                 sorted(pd.unique(df[c]), key=lambda v: (v in ("-1", UNLABELLED), _num(v), v)))
@@ -169,6 +170,9 @@ def selection_count_html(n: int) -> str:
     if n == 0:
         return ("<span class='count-hint'>Nothing selected: box- or lasso-select on the map to list "
                 "objects below; click a point to inspect it.</span>")
+    if n > TABLE_MAX:
+        return (f"<span class='count'>{n:,} selected</span> <span class='count-hint'>(the table lists the first "
+                f"{TABLE_MAX:,}; flags, export and SAMP take them all)</span>")
     return f"<span class='count'>{n:,} selected</span>"
 
 

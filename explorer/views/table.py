@@ -5,7 +5,7 @@ import panel as pn
 import param
 
 from core import scores as registry
-from explorer.state import ExplorerState
+from explorer.state import TABLE_MAX, ExplorerState
 
 __all__ = ["SelectionTable", "filter_widgets", "score_slider", "score_formatters"]
 
@@ -58,7 +58,7 @@ class SelectionTable(pn.viewable.Viewer):
         s = self.state
         fmt, tips = score_formatters(s)
         self.table = pn.widgets.Tabulator(
-            s.selected_frame(), pagination="remote", page_size=15, show_index=False, disabled=True,
+            s.selected_frame(limit=TABLE_MAX), pagination="remote", page_size=15, show_index=False, disabled=True,
             selectable=1, header_filters={"id": {"type": "input", "func": "like"},
                                           "label": {"type": "input", "func": "like"},
                                           "suggested_label": {"type": "input", "func": "like"},
@@ -70,7 +70,7 @@ class SelectionTable(pn.viewable.Viewer):
         s.param.watch(self._update, ["selection", "class_filter", "cluster_filter", "score_ranges", "flags_version"])
 
     def _update(self, *_):
-        self.table.value = self.state.selected_frame()
+        self.table.value = self.state.selected_frame(limit=TABLE_MAX)
 
     def _clicked(self, event):
         df = self.table.value
