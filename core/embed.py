@@ -31,7 +31,7 @@ from core.parallel import (DEFAULT_PARTITION_SIZE, check_partition_size, check_s
 from core.sky import Sky, open_sky
 from core.workspace import Workspace, read_parquet_meta, write_parquet, write_parquet_tables
 
-__all__ = ["embed", "embed_arrays", "embed_partition", "PARTS_DIR"]
+__all__ = ["embed", "embed_arrays", "embed_partition", "lightcurve_cuts", "PARTS_DIR"]
 
 #: The workspace folder holding the finished partitions of an embedding in progress.
 PARTS_DIR = "embeddings.parts"
@@ -179,7 +179,7 @@ def _embedding_table(ids, vectors: dict, present: dict) -> pa.Table:
 # partitions
 # ------------------------------------------------------------------------------------------------
 
-def _lightcurve_cuts(sky: Sky) -> np.ndarray | None:
+def lightcurve_cuts(sky: Sky) -> np.ndarray | None:
     """Catalogue rows where the light-curve file's row groups start, if its rows follow the catalogue's."""
     if not sky.has_lightcurves:
         return None
@@ -334,7 +334,7 @@ def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = Fa
     if force:
         shutil.rmtree(parts, ignore_errors=True)
     plan = [(a, b, parts / f"part-{k:05d}.parquet")
-            for k, (a, b) in enumerate(partition_bounds(len(sky), partition_size, _lightcurve_cuts(sky)))]
+            for k, (a, b) in enumerate(partition_bounds(len(sky), partition_size, lightcurve_cuts(sky)))]
     todo = [p for p in plan if not _part_done(p[2], inputs, p[0], p[1])]
     opts = {"inputs": inputs, "batch_size": batch_size, "device": device}
     if scheduler is None:

@@ -1,6 +1,7 @@
 """Running a step's partitions here or as dask.distributed tasks: partition bounds and schedulers.
 
-A step that works partition by partition (so far :func:`core.embed.embed`) cuts the sky's rows with
+A step that works partition by partition (:func:`core.embed.embed`, the light-curve features of
+:func:`core.analysis.baselines.cached_lightcurve_features`) cuts the sky's rows with
 :func:`partition_bounds` and, given a ``scheduler``, runs its partitions on the ``dask.distributed``
 client of :func:`dask_client`: ``"local"`` starts a 2-worker ``LocalCluster`` on this machine, a
 ``tcp://HOST:PORT`` address connects to a running Dask scheduler. Dask is imported only then.
@@ -16,7 +17,7 @@ import numpy as np
 from core.errors import AstroM3Error
 
 __all__ = ["DEFAULT_PARTITION_SIZE", "SCHEDULERS", "CONNECT_TIMEOUT", "check_partition_size", "check_scheduler",
-           "dask_client", "partition_bounds"]
+           "dask_client", "partition_bounds", "run_partitions"]
 
 #: Objects per partition by default.
 DEFAULT_PARTITION_SIZE = 50_000
@@ -128,3 +129,42 @@ def dask_client(scheduler: str) -> Iterator:
         raise AstroM3Error(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
     with client:
         yield client
+
+
+def run_partitions(func, calls: list[tuple], scheduler: str | None, *, desc: str, key: str, **kwargs) -> None:
+    """``func(*call, **kwargs)`` for each of ``calls``: one after another here, or as dask.distributed tasks.
+
+    ``func`` must be a top-level function of plain values (paths, numbers) that writes its own output,
+    so a Dask worker in another process can run it; a task's error is raised here. One progress bar
+    counts the calls.
+
+    Parameters
+    ----------
+    func : callable
+    calls : list of tuple
+        Positional arguments of each call.
+    scheduler : None, "local" or "tcp://HOST:PORT"
+    desc : str
+        The progress bar's label.
+    key : str
+        Prefix of the Dask task keys (with a run id, so reruns are new tasks).
+    """
+    import uuid
+
+    from core.progress import progress
+
+    with progress(total=len(calls), desc=desc, unit="part") as bar:
+        if scheduler is None:
+            for call in calls:
+                func(*call, **kwargs)
+                bar.update(1)
+            return
+        from dask.distributed import as_completed
+
+        run = uuid.uuid4().hex[:8]
+        with dask_client(scheduler) as client:
+            futures = [client.submit(func, *call, key=f"{key}-{i}-{run}", pure=False, **kwargs)
+                       for i, call in enumerate(calls)]
+            for future in as_completed(futures):
+                future.result()
+                bar.update(1)

@@ -89,9 +89,10 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
     report : StepReport, optional
         Filled with each step's wall time and whether it was skipped.
     scheduler : None, "local" or "tcp://HOST:PORT"
-        Where the embed step runs its partitions (see :func:`core.embed.embed`); checked first.
+        Where the embed step and analyze's light-curve features run their partitions (see
+        :mod:`core.parallel`); checked first.
     partition_size : int, optional
-        Objects per embedding partition (default :data:`core.parallel.DEFAULT_PARTITION_SIZE`).
+        Objects per partition of both (default :data:`core.parallel.DEFAULT_PARTITION_SIZE`).
 
     Examples
     --------
@@ -149,7 +150,8 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
 
     t = time.perf_counter()
     fresh = analysis_is_fresh(sky, ws, seed=seed, umap_sample=umap_sample)
-    results = analyze(sky, ws, seed=seed, umap_sample=umap_sample, progress_callback=_scaled(cb, "analyze"))
+    results = analyze(sky, ws, seed=seed, umap_sample=umap_sample, progress_callback=_scaled(cb, "analyze"),
+                      **embed_options)   # the same scheduler and partitions for analyze's partitioned steps
     report["analyze"] = {"seconds": time.perf_counter() - t, "skipped": fresh}
     report["results"] = str(results)
     if cb:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.cli import main
-from core.embed import PARTS_DIR, _lightcurve_cuts, embed
+from core.embed import PARTS_DIR, lightcurve_cuts, embed
 from core.errors import AstroM3Error
 from core.parallel import check_scheduler, partition_bounds
 from core.simulate import simulate_sky
@@ -71,7 +71,7 @@ def test_partition_bounds_cover_the_rows_and_move_onto_row_groups():
 def test_partitioned_embedding_equals_one_pass(sky_and_reference, tmp_path):
     sky, ckpt, ref = sky_and_reference
     s = open_sky(sky)
-    assert _lightcurve_cuts(s).tolist() == [0, 64, 128, 192]
+    assert lightcurve_cuts(s).tolist() == [0, 64, 128, 192]
     out = embed(sky, ckpt, tmp_path / "ws", partition_size=60)
     assert_same_embeddings(out, ref)
     assert read_parquet_meta(out) == read_parquet_meta(ref)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.errors import AstroM3Error
 from core.progress import progress
 
 __all__ = ["catalogue_matrix", "iforest_catalogue", "within_class_zscore", "cached_lightcurve_features", "lightcurve_features", "rf_cleanlab", "kmeans_catalogue",
@@ -119,7 +120,8 @@ def _features(t: np.ndarray, v: np.ndarray, e: np.ndarray, period: float | None 
             float(np.log10(n)), float(np.log10(span))]
 
 
-def lightcurve_features(sky, ids=None, *, use_catalogue_period: bool = True) -> pd.DataFrame:
+def lightcurve_features(sky, ids=None, *, use_catalogue_period: bool = True, show_progress: bool | None = None
+                        ) -> pd.DataFrame:
     """Hand-crafted features of every light curve (rows indexed by id; NaN where none).
 
     The period is the catalogue's ``period`` column where the sky has one (as a user of a
@@ -132,14 +134,58 @@ def lightcurve_features(sky, ids=None, *, use_catalogue_period: bool = True) -> 
         periods = pd.to_numeric(sky.objects.set_index("id")["period"], errors="coerce").to_dict()
     rows = {}
     it = sky.iter_lightcurves(ids=ids)
-    for lc in progress(it, desc="light-curve features", total=sky.n_lightcurves, unit="obj"):
+    for lc in progress(it, desc="light-curve features", total=min(len(ids), sky.n_lightcurves), unit="obj",
+                       enabled=show_progress):
         v = lc.value if lc.kind == "mag" else -2.5 * np.log10(np.clip(lc.value, 1e-12, None))
         rows[lc.id] = _features(lc.time, v, lc.error, periods.get(lc.id))
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(LC_FEATURES)).reindex(ids)
 
 
-def cached_lightcurve_features(sky, workspace, ids) -> pd.DataFrame:
-    """:func:`lightcurve_features` of ``ids``, cached in ``WS/baselines/`` for this sky's fingerprint."""
+def lightcurve_features_partition(sky, start: int, stop: int, out, *, sky_fingerprint: str) -> str:
+    """Features of the light curves of catalogue rows ``start:stop``, written to the partition file ``out``.
+
+    A top-level function of paths and plain values, so a Dask worker runs it as well as this process
+    (:func:`core.parallel.run_partitions`); the file (atomic) records the sky and the bounds, so a
+    rerun knows the partition is done.
+    """
+    from core.sky import Sky, open_sky
+    from core.workspace import write_parquet
+
+    sky = sky if isinstance(sky, Sky) else open_sky(sky)
+    if sky.fingerprint != sky_fingerprint:
+        raise AstroM3Error(f"{sky.path}: the sky changed while its light-curve features were computed; rerun")
+    feats = lightcurve_features(sky, ids=sky.ids[start:stop], show_progress=False)
+    write_parquet(feats.reset_index(names="id"), out, meta=_part_meta(sky_fingerprint, start, stop))
+    return str(out)
+
+
+def _part_meta(sky_fingerprint: str, start: int, stop: int) -> dict:
+    return {"sky": sky_fingerprint, "start": int(start), "stop": int(stop)}
+
+
+def _part_done(path, sky_fingerprint: str, start: int, stop: int) -> bool:
+    from core.workspace import read_parquet_meta
+
+    try:
+        return path.exists() and read_parquet_meta(path) == _part_meta(sky_fingerprint, start, stop)
+    except (OSError, ValueError):
+        return False
+
+
+def cached_lightcurve_features(sky, workspace, ids, *, scheduler: str | None = None,
+                               partition_size: int | None = None) -> pd.DataFrame:
+    """:func:`lightcurve_features` of ``ids``, cached in ``WS/baselines/`` for this sky's fingerprint.
+
+    Computed partition by partition (``partition_size`` catalogue rows, cut where the light-curve
+    file's row groups start), here or as Dask tasks on ``scheduler`` (see :mod:`core.parallel`); the
+    features of a star do not depend on the cut, so every way gives the same table. Partitions
+    finished by an interrupted run are kept in ``WS/baselines/lightcurve_features.parts/`` and not
+    redone; the folder is removed once the whole table is written.
+    """
+    import shutil
+
+    from core.embed import lightcurve_cuts
+    from core.parallel import DEFAULT_PARTITION_SIZE, partition_bounds, run_partitions
     from core.workspace import Workspace, read_parquet_meta, write_parquet
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
@@ -149,9 +195,18 @@ def cached_lightcurve_features(sky, workspace, ids) -> pd.DataFrame:
         feats = pd.read_parquet(cache).set_index("id")
         if feats.index.isin(ids).sum() == len(ids):
             return feats.reindex(ids)
-    feats = lightcurve_features(sky, ids=ids)
+    parts = ws.artifact("baselines") / "lightcurve_features.parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    bounds = partition_bounds(len(sky), partition_size or DEFAULT_PARTITION_SIZE, cuts=lightcurve_cuts(sky))
+    files = [parts / f"part-{i:05d}.parquet" for i in range(len(bounds))]
+    todo = [(str(sky.path.resolve()), a, b, str(f)) for (a, b), f in zip(bounds, files)
+            if not _part_done(f, sky.fingerprint, a, b)]
+    run_partitions(lightcurve_features_partition, todo, scheduler, desc="light-curve features",
+                   key="lightcurve-features", sky_fingerprint=sky.fingerprint)
+    feats = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).set_index("id")
     write_parquet(feats.reset_index(names="id"), cache, meta={"sky": sky.fingerprint})
-    return feats
+    shutil.rmtree(parts, ignore_errors=True)
+    return feats.reindex(ids)
 
 
 #: Largest number of rows a random forest of :func:`rf_cleanlab` is trained on (per fold).

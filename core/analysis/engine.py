@@ -77,7 +77,8 @@ def analysis_is_fresh(sky, workspace, **params) -> bool:
 
 def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_cluster_size: int | None = None,
             k: int = 15, folds: int = 5, force: bool = False,
-            progress_callback: ProgressCallback | None = None) -> Path:
+            progress_callback: ProgressCallback | None = None, scheduler: str | None = None,
+            partition_size: int | None = None) -> Path:
     """Project, cluster and score every object of a sky from its embeddings.
 
     Parameters
@@ -101,6 +102,11 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
         Recompute even if results are fresh, and redo the steps an interrupted run had finished.
     progress_callback : callable, optional
         ``callback(step_name, fraction_done)`` after each step (for dashboards).
+    scheduler : None, "local" or "tcp://HOST:PORT"
+        Run the partitioned steps (the light-curve features) as dask.distributed tasks
+        (:mod:`core.parallel`); the results are the same.
+    partition_size : int, optional
+        Objects per partition of those steps (default 50,000).
 
     Returns
     -------
@@ -111,6 +117,11 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     >>> from core.analysis import analyze
     >>> analyze("demo/sky", "demo/ws")          # doctest: +SKIP
     """
+    from core.parallel import check_partition_size, check_scheduler
+
+    check_scheduler(scheduler)
+    if partition_size is not None:
+        check_partition_size(partition_size)
     sky, ws = _as_sky(sky), _as_ws(workspace)
     params = _params(umap_sample, seed, min_cluster_size, k, folds)
     inputs = analysis_inputs(sky, ws, params)
@@ -133,7 +144,8 @@ def analyze(sky, workspace, *, umap_sample: int = 50000, seed: int = 0, min_clus
     y = np.array([cls_index.get(v, -1) if v is not None else -1 for v in labels])
     folder = ws.artifact("analysis")
     folder.mkdir(exist_ok=True)
-    ctx = Context(sky, ws, emb, labels, classes, y, params, folder)
+    ctx = Context(sky, ws, emb, labels, classes, y, params, folder, scheduler=scheduler,
+                  partition_size=partition_size)
     checkpoints = StepCheckpoints(folder, inputs, watch=[ws.artifact(INDEX_DIR), ws.artifact("baselines")])
     if force:
         checkpoints.clear()

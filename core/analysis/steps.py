@@ -38,6 +38,10 @@ class Context:
     folder: Path                 # WS/analysis: fitted projectors and clusterer
     cols: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
+    #: Where partitioned work runs (None: here; "local" or "tcp://HOST:PORT": Dask) and its partition
+    #: size; neither changes a result, so neither is a parameter of the analysis.
+    scheduler: str | None = None
+    partition_size: int | None = None
 
     @property
     def n(self) -> int:
@@ -136,7 +140,8 @@ def _feature_votes(ctx: Context) -> None:
 
     if ctx.n_classes < 2 or not ctx.sky.has_lightcurves:
         return
-    feats = baselines.cached_lightcurve_features(ctx.sky, ctx.ws, ctx.emb.ids)
+    feats = baselines.cached_lightcurve_features(ctx.sky, ctx.ws, ctx.emb.ids, scheduler=ctx.scheduler,
+                                                 partition_size=ctx.partition_size)
     if not np.isfinite(feats.to_numpy(dtype=float)).any():
         return
     ctx.data["feature_probs"] = baselines.rf_cleanlab(feats.to_numpy(dtype=float), ctx.y, ctx.n_classes,

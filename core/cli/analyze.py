@@ -17,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="recompute even if the results are fresh, and redo the steps an interrupted run "
                         "finished (without it, an interrupted run resumes after its last finished step)")
+    from core.cli.embed import add_partition_arguments
+
+    add_partition_arguments(p, what="the light-curve features")
     p.set_defaults(func=run)
 
 
@@ -27,6 +30,7 @@ def run(args) -> int:
 
     t = time.perf_counter()
     path = analyze(args.sky, args.workspace, seed=args.seed, umap_sample=args.umap_sample,
-                   min_cluster_size=args.min_cluster_size, force=args.force)
+                   min_cluster_size=args.min_cluster_size, force=args.force, scheduler=args.scheduler,
+                   partition_size=args.partition_size)
     print(f"results: {path} ({time.perf_counter() - t:.1f} s)")
     return 0

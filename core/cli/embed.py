@@ -17,14 +17,14 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def add_partition_arguments(p) -> None:
-    """Add ``--scheduler`` and ``--partition-size`` (shared by ``embed`` and ``run``) to parser ``p``."""
+def add_partition_arguments(p, what: str = "the embedding") -> None:
+    """Add ``--scheduler`` and ``--partition-size`` (shared by ``embed``, ``analyze`` and ``run``) to ``p``."""
     p.add_argument("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
-                   help="embed the partitions as dask.distributed tasks: 'local' starts a 2-worker LocalCluster "
-                        "here, tcp://HOST:PORT uses a running Dask scheduler whose workers see the same paths "
-                        "(default: in this process)")
+                   help=f"compute {what} partition by partition as dask.distributed tasks: 'local' starts a "
+                        "2-worker LocalCluster here, tcp://HOST:PORT uses a running Dask scheduler whose workers "
+                        "see the same paths (default: in this process)")
     p.add_argument("--partition-size", type=int, default=None, metavar="N",
-                   help="objects per embedding partition; finished partitions survive an interruption and "
+                   help=f"objects per partition of {what}; finished partitions survive an interruption and "
                         "are not redone (default 50000)")
 
 

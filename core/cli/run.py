@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--preset", default="cpu", help="model preset when training: tiny, cpu (default), paper")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--umap-sample", type=int, default=50000, help="UMAP fit sample size (default 50000)")
-    add_partition_arguments(p)
+    add_partition_arguments(p, what="the embedding and the light-curve features")
     p.set_defaults(func=run)
 
 
