@@ -10,6 +10,8 @@ flag store: they go through :meth:`ExplorerState.flag`, :meth:`~ExplorerState.cu
 """
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from contextlib import contextmanager
 
 import numpy as np
@@ -34,27 +36,32 @@ FLAG_COLUMNS = ("id", "kind", "proposed_label", "subclass", "note", "user")
 
 
 #: Values derived from a results table once per process and shared by every session:
-#: ``(id(results), key) -> (results, value)`` (the reference keeps the id from being reused).
+#: ``id(results) -> (weak reference to results, {key: value}, most recently used last)``; an entry goes
+#: when its results table is collected (a reloaded workspace does not keep the old one alive).
 _SHARED: dict = {}
-SHARED_MAX = 24
+#: Values kept per results table (map frames of the colourings and projections last used, the index...).
+SHARED_MAX = 16
 
 
 def shared(results: pd.DataFrame, key, make):
     """``make()`` computed once per results table and ``key``, then shared by every session.
 
     The shared results never change (:mod:`explorer.data`), so what is derived from them alone (the
-    id index, a map's point frame, an ordering by score) is not rebuilt, nor held, once per browser
-    tab: at a million objects each such copy is tens of MB. The oldest of more than
-    :data:`SHARED_MAX` values is dropped. Callers must not modify the value.
+    id index, a map's point frame) is not rebuilt, nor held, once per browser tab: at a million
+    objects each such copy is tens of MB. Callers must not modify the value.
     """
-    k = (id(results), key)
-    hit = _SHARED.get(k)
-    if hit is not None and hit[0] is results:
-        return hit[1]
-    value = make()
-    _SHARED[k] = (results, value)
-    while len(_SHARED) > SHARED_MAX:
-        _SHARED.pop(next(iter(_SHARED)))
+    entry = _SHARED.get(id(results))
+    if entry is None or entry[0]() is not results:
+        entry = (weakref.ref(results), OrderedDict())
+        _SHARED[id(results)] = entry
+        weakref.finalize(results, _SHARED.pop, id(results), None)
+    values = entry[1]
+    if key in values:
+        values.move_to_end(key)
+        return values[key]
+    value = values[key] = make()
+    while len(values) > SHARED_MAX:
+        values.popitem(last=False)
     return value
 
 

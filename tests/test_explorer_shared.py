@@ -96,3 +96,19 @@ def test_map_frame_categories_are_the_labels_and_clusters_as_text(results):
     frame = map_frame(state)
     assert frame["cluster"].astype(str).tolist() == results["cluster"].astype(int).astype(str).tolist()
     assert list(frame["cluster"].cat.categories)[-1] == "-1"    # noise last, in grey
+
+
+def test_shared_values_go_with_their_results_table(results):
+    import gc
+
+    from explorer.state import _SHARED, shared
+
+    other = results.copy()
+    made = []
+    assert shared(other, "k", lambda: made.append(1) or "v") == "v"
+    assert shared(other, "k", lambda: made.append(1) or "w") == "v" and made == [1]
+    key = id(other)
+    assert key in _SHARED
+    del other
+    gc.collect()
+    assert key not in _SHARED                                  # a reloaded workspace does not keep the old table
