@@ -181,3 +181,40 @@ def test_bad_scheduler_is_a_one_line_error_naming_what_is_accepted(sky_and_refer
     monkeypatch.setattr("core.parallel.CONNECT_TIMEOUT", 1)
     with pytest.raises(AstroM3Error, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         embed(sky, ckpt, tmp_path / "b", scheduler="tcp://127.0.0.1:9")
+
+
+def test_sigterm_in_the_middle_of_embed_then_a_rerun_keeps_the_finished_partitions(sky_and_reference, tmp_path,
+                                                                                   monkeypatch):
+    """A real ``astrom3 embed`` process killed by SIGTERM after its first partition: the rerun redoes only
+    the partitions that were not finished, and the embeddings equal a one-pass run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sky, ckpt, ref = sky_and_reference
+    ws = tmp_path / "ws"
+    parts = ws / PARTS_DIR
+    env = dict(os.environ, ASTROM3_PROGRESS="0", PYTHONWARNINGS="ignore")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "core", "embed", str(sky), "-w", str(ws), "--checkpoint", str(ckpt),
+                             "--partition-size", "60"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (parts / "part-00000.parquet").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM, err.decode()[-2000:]
+    assert not (ws / "embeddings.parquet").exists()
+    finished = sorted(p.name for p in parts.glob("part-*.parquet"))
+    assert "part-00000.parquet" in finished and len(finished) < 5
+
+    calls: list = []
+    monkeypatch.setattr(embed_module, "embed_partition", _counting(calls))
+    out = embed(sky, ckpt, ws, partition_size=60)
+    bounds = [(0, 64), (64, 128), (128, 192), (192, 240), (240, 256)]
+    assert calls == bounds[len(finished):]                      # the finished ones are not redone
+    assert_same_embeddings(out, ref)
+    assert not parts.exists()
