@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -73,7 +71,6 @@ def server_rss_mb(pid: int) -> float:
 
 def synthetic_workspace(n: int, root: Path, seed: int = 0) -> tuple[Path, Path]:
     """A catalogue-only sky and a results table of ``n`` rows (written once, reused by later runs)."""
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -301,12 +298,9 @@ def _wait_http(url: str, proc, timeout: float = 300) -> None:
 
 
 def conditions(browser_version: str) -> dict:
-    from importlib.metadata import version
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "machine": platform.platform(), "python": platform.python_version(),
-            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-            "versions": {p: version(p) for p in ("panel", "bokeh", "holoviews", "datashader", "playwright")}
-            | {"chromium": browser_version}}
+    from conditions import run_conditions
+
+    return run_conditions(("panel", "bokeh", "holoviews", "datashader", "playwright"), chromium=browser_version)
 
 
 def browser_args(launch_args) -> list[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -36,11 +35,9 @@ def timed(sky, scheduler, partition_size) -> tuple[float, object]:
 
 
 def conditions() -> dict:
-    import importlib.metadata as md
+    from conditions import run_conditions
 
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-            "versions": {p: md.version(p) for p in ("numpy", "pandas", "dask", "distributed")}}
+    return run_conditions(("numpy", "pandas", "dask", "distributed"))
 
 
 def main(argv=None) -> int:

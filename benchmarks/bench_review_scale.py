@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shutil
 import time
@@ -99,11 +97,9 @@ def time_steps(sky: Path, ws: Path, steps: int) -> dict:
 
 
 def conditions() -> dict:
-    import importlib.metadata as md
+    from conditions import run_conditions
 
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-            "versions": {p: md.version(p) for p in ("numpy", "pandas", "scikit-learn")}}
+    return run_conditions(("numpy", "pandas", "scikit-learn"))
 
 
 def markdown(doc: dict) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -105,11 +104,9 @@ def _load() -> dict:
 
 
 def conditions() -> dict:
-    import importlib.metadata as md
+    from conditions import run_conditions
 
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-            "versions": {p: md.version(p) for p in ("numpy", "torch", "umap-learn", "scikit-learn", "pynndescent")}}
+    return run_conditions(("numpy", "torch", "umap-learn", "scikit-learn", "pynndescent"))
 
 
 def markdown(doc: dict) -> str:
