@@ -65,6 +65,28 @@ def _recorded(ws: Workspace, key: str, inputs: dict, output: Path) -> bool:
     return bool(entry) and output.exists() and entry.get("inputs") == {**inputs, "output": file_fingerprint(output)}
 
 
+def _model_for(sky: Sky, ws: Workspace, checkpoint, *, preset: str, seed: int,
+               cb: ProgressCallback | None) -> tuple[Path, bool]:
+    """The checkpoint to embed with and whether training was skipped (given, or already trained)."""
+    if checkpoint is not None:
+        ckpt = resolve_checkpoint(checkpoint)
+        if not ckpt.exists():
+            from core.errors import AstroM3Error
+            raise AstroM3Error(f"{ckpt}: checkpoint not found")
+        return ckpt, True
+    train_inputs = {"sky": sky.fingerprint, "preset": preset, "seed": int(seed)}
+    ckpt = ws.checkpoint_path
+    if _recorded(ws, "pipeline:train", train_inputs, ckpt):
+        return ckpt, True
+    from core.train import train
+
+    if cb:
+        cb("train: training the model", _SPANS["train"][0])
+    ckpt = Path(train(sky, workspace=ws, preset=preset, seed=seed))
+    ws.record("pipeline:train", {**train_inputs, "output": file_fingerprint(ckpt)})
+    return ckpt, False
+
+
 def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: str = "cpu", seed: int = 0,
         umap_sample: int = 50000, progress_callback: ProgressCallback | None = None,
         report: StepReport | None = None, scheduler: str | None = None,
@@ -113,23 +135,7 @@ def run(sky, workspace, *, checkpoint: str | os.PathLike | None = None, preset: 
     cb = progress_callback
 
     t = time.perf_counter()
-    if checkpoint is None:
-        train_inputs = {"sky": sky.fingerprint, "preset": preset, "seed": int(seed)}
-        ckpt = ws.checkpoint_path
-        skipped = _recorded(ws, "pipeline:train", train_inputs, ckpt)
-        if not skipped:
-            from core.train import train
-
-            if cb:
-                cb("train: training the model", _SPANS["train"][0])
-            ckpt = Path(train(sky, workspace=ws, preset=preset, seed=seed))
-            ws.record("pipeline:train", {**train_inputs, "output": file_fingerprint(ckpt)})
-    else:
-        ckpt = resolve_checkpoint(checkpoint)
-        if not ckpt.exists():
-            from core.errors import AstroM3Error
-            raise AstroM3Error(f"{ckpt}: checkpoint not found")
-        skipped = True
+    ckpt, skipped = _model_for(sky, ws, checkpoint, preset=preset, seed=seed, cb=cb)
     report["train"] = {"seconds": time.perf_counter() - t, "skipped": skipped}
     if cb:
         cb("train: done", _SPANS["train"][1])
