@@ -17,7 +17,6 @@ paths and plain values.
 from __future__ import annotations
 
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,8 @@ import pyarrow.parquet as pq
 
 from core import schema
 from core.errors import AstroM3Error
-from core.parallel import (DEFAULT_PARTITION_SIZE, check_partition_size, check_scheduler, dask_client,
-                           partition_bounds)
+from core.parallel import (DEFAULT_PARTITION_SIZE, check_partition_size, check_scheduler, partition_bounds,
+                           run_partitions)
 from core.sky import Sky, open_sky
 from core.workspace import Workspace, read_parquet_meta, write_parquet, write_parquet_tables
 
@@ -255,33 +254,6 @@ def embed_partition(sky, checkpoint, start: int, stop: int, out, *, inputs: dict
     return str(out)
 
 
-def _run_here(sky: Sky, loaded, todo: list, total: int, opts: dict) -> None:
-    """Embed the partitions ``todo`` one after another in this process."""
-    from core.progress import progress
-
-    with progress(total=total, initial=total - len(todo), desc="embedding partitions", unit="part") as bar:
-        for start, stop, path in todo:
-            embed_partition(sky, loaded, start, stop, path, **opts)
-            bar.update(1)
-
-
-def _run_dask(scheduler: str, sky_path: Path, checkpoint: Path, todo: list, total: int, opts: dict) -> None:
-    """Embed the partitions ``todo`` as dask.distributed tasks; waits for all (re-raising a task's error)."""
-    from dask.distributed import as_completed
-
-    from core.progress import progress
-
-    run = uuid.uuid4().hex[:8]
-    with dask_client(scheduler) as client:
-        futures = [client.submit(embed_partition, str(sky_path), str(checkpoint), start, stop, str(path),
-                                 torch_threads=1, key=f"embed-partition-{start}-{stop}-{run}", pure=False, **opts)
-                   for start, stop, path in todo]
-        with progress(total=total, initial=total - len(todo), desc="embedding partitions", unit="part") as bar:
-            for future in as_completed(futures):
-                future.result()
-                bar.update(1)
-
-
 def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = False, device=None,
           partition_size: int = DEFAULT_PARTITION_SIZE, scheduler: str | None = None) -> Path:
     """Embed every object of a sky; returns the path of ``WS/embeddings.parquet``.
@@ -337,10 +309,13 @@ def embed(sky, checkpoint, workspace, *, batch_size: int = 256, force: bool = Fa
             for k, (a, b) in enumerate(partition_bounds(len(sky), partition_size, lightcurve_cuts(sky)))]
     todo = [p for p in plan if not _part_done(p[2], inputs, p[0], p[1])]
     opts = {"inputs": inputs, "batch_size": batch_size, "device": device}
-    if scheduler is None:
-        _run_here(sky, loaded, todo, len(plan), opts)
-    else:
-        _run_dask(scheduler, sky.path.resolve(), Path(checkpoint).resolve(), todo, len(plan), opts)
+    if scheduler is None:       # here: the opened sky and the loaded model, not their paths
+        calls = [(sky, loaded, a, b, path) for a, b, path in todo]
+    else:                       # Dask workers open them from absolute paths, one torch thread each
+        calls = [(str(sky.path.resolve()), str(Path(checkpoint).resolve()), a, b, str(path)) for a, b, path in todo]
+        opts["torch_threads"] = 1
+    run_partitions(embed_partition, calls, scheduler, desc="embedding partitions", key="embed-partition",
+                   done=len(plan) - len(todo), **opts)
     missing = [str(p[2]) for p in plan if not _part_done(p[2], inputs, p[0], p[1])]
     if missing:
         raise AstroM3Error(f"{len(missing)} partition(s) were not written (e.g. {missing[0]}); rerun to finish")

@@ -131,7 +131,8 @@ def dask_client(scheduler: str) -> Iterator:
         yield client
 
 
-def run_partitions(func, calls: list[tuple], scheduler: str | None, *, desc: str, key: str, **kwargs) -> None:
+def run_partitions(func, calls: list[tuple], scheduler: str | None, *, desc: str, key: str, done: int = 0,
+                   **kwargs) -> None:
     """``func(*call, **kwargs)`` for each of ``calls``: one after another here, or as dask.distributed tasks.
 
     ``func`` must be a top-level function of plain values (paths, numbers) that writes its own output,
@@ -148,12 +149,14 @@ def run_partitions(func, calls: list[tuple], scheduler: str | None, *, desc: str
         The progress bar's label.
     key : str
         Prefix of the Dask task keys (with a run id, so reruns are new tasks).
+    done : int
+        Partitions finished before (an interrupted run's), counted on the bar from the start.
     """
     import uuid
 
     from core.progress import progress
 
-    with progress(total=len(calls), desc=desc, unit="part") as bar:
+    with progress(total=done + len(calls), initial=done, desc=desc, unit="part") as bar:
         if scheduler is None:
             for call in calls:
                 func(*call, **kwargs)

@@ -202,7 +202,7 @@ def cached_lightcurve_features(sky, workspace, ids, *, scheduler: str | None = N
     todo = [(str(sky.path.resolve()), a, b, str(f)) for (a, b), f in zip(bounds, files)
             if not _part_done(f, sky.fingerprint, a, b)]
     run_partitions(lightcurve_features_partition, todo, scheduler, desc="light-curve features",
-                   key="lightcurve-features", sky_fingerprint=sky.fingerprint)
+                   key="lightcurve-features", done=len(bounds) - len(todo), sky_fingerprint=sky.fingerprint)
     feats = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).set_index("id")
     write_parquet(feats.reset_index(names="id"), cache, meta={"sky": sky.fingerprint})
     shutil.rmtree(parts, ignore_errors=True)
