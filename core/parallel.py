@@ -135,9 +135,9 @@ def run_partitions(func, calls: list[tuple], scheduler: str | None, *, desc: str
                    **kwargs) -> None:
     """``func(*call, **kwargs)`` for each of ``calls``: one after another here, or as dask.distributed tasks.
 
-    ``func`` must be a top-level function of plain values (paths, numbers) that writes its own output,
-    so a Dask worker in another process can run it; a task's error is raised here. One progress bar
-    counts the calls.
+    ``func`` must be a top-level function that writes its own output; with a scheduler its calls must
+    be plain values (paths, numbers), which a Dask worker in another process can take (here they may be
+    opened objects). A task's error is raised here. One progress bar counts the calls.
 
     Parameters
     ----------
