@@ -176,6 +176,14 @@ def zoom_and_pan(browser, url: str, repeats: int) -> dict:
     return {"zoom_ms": zooms, "pan_ms": pans}
 
 
+def _tabs_text(row: dict) -> str:
+    """MB per extra tab with the server's RSS after the first and the last tab (the difference is within
+    the noise of a collecting interpreter when it is near zero or below)."""
+    rss = row.get("rss_mb_by_tabs") or []
+    span = f" ({rss[0]:,.0f} -> {rss[-1]:,.0f} MB with {len(rss)} tabs)" if len(rss) > 1 else ""
+    return f"{row['mb_per_extra_tab']}{span}"
+
+
 def tab_memory(browser, url: str, pid: int, tabs: int) -> dict:
     """Server RSS after each of ``tabs`` tabs is opened and drawn (every tab stays open)."""
     ctx = browser.new_context(viewport={"width": 1500, "height": 1000})
@@ -375,16 +383,17 @@ def markdown(doc: dict) -> str:
             f"| {r['n']:,} | {r['kind']} | {r['server_ready_s']} / {r['server_rss_mb_ready']:.0f} | "
             f"{median(fp['canvas_s']):.2f} / {median(fp['first_image_s']):.2f} | {sel} | "
             f"{median(r['focus_ms']):.0f} / {max(r['focus_ms'] or [0]):.0f} | "
-            f"{median(r['zoom_ms']):.0f} / {median(r['pan_ms']):.0f} | {r['mb_per_extra_tab']} | "
+            f"{median(r['zoom_ms']):.0f} / {median(r['pan_ms']):.0f} | {_tabs_text(r)} | "
             f"{c['date']} ({', '.join(str(v) for v in c['load_average_at_start'])}) |")
     peers = [r for r in rows if r.get("atlas")]
     if peers:
         lines += ["", "## Side by side with embedding-atlas (same results, same Chromium, same run)", "",
                   "Its map, count and table on our results table (id, label, UMAP x/y, cluster, two scores), served "
                   "by its own command; a selection is timed from the drag's last move to its count's last change "
-                  "(it brushes live), ours from mouse-up to the count and the table's first row.", "",
-                  "| objects | embedding-atlas | first paint s: ours / atlas (ratio) | selection median ms: ours / atlas "
-                  "(ratio) | atlas selections: count -> ms |", "|---|---|---|---|---|"]
+                  "(it brushes live), ours from mouse-up to the count and the table's first row. A ratio above 1 "
+                  "means ours was faster.", "",
+                  "| objects | embedding-atlas | first paint s: ours / atlas (atlas ÷ ours) | selection median ms: ours / "
+                  "atlas (atlas ÷ ours) | atlas selections: count -> ms |", "|---|---|---|---|---|"]
         for r in peers:
             a = r["atlas"]
             ours_p, atl_p = median(r["first_paint"]["first_image_s"]), median(a["first_paint_s"])
